@@ -1,0 +1,33 @@
+# filterdb: rebuild the CNN Filter DB (Gavrikov & Keuper, CVPR 2022) and its analyses.
+# DAG: model zoo -> download -> per-model 3x3 filter extraction -> database
+#      -> Dask-parallel statistics -> figures (+ Snakemake HTML report).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "rules/report/workflow.rst"
+
+
+include: "rules/common.smk"
+
+
+if DB_SOURCE == "zoo":
+
+    include: "rules/download.smk"
+    include: "rules/extract.smk"
+    include: "rules/assemble.smk"
+
+
+include: "rules/published.smk"
+include: "rules/statistics.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

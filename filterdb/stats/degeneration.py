@@ -1,0 +1,112 @@
+"""Per-layer degeneration metrics on raw weights (Gavrikov & Keuper; torchconvquality 0.3.0).
+
+A layer is "degenerated" when its filters look random (variance entropy close to what random
+normal filters of the same count reach) or collapsed (low entropy while many filters are
+near-zero). The conventions follow torchconvquality so numbers are comparable with the paper:
+
+* sparsity: fraction of filters whose every |w| is below 1 % of the layer's largest |w| (the
+  threshold is compared in float32, as torch does); an all-zero layer is fully sparse (S = 1).
+* variance entropy: base-10 entropy of the normalised eigenvalues of the filters' covariance;
+  0 when there is no variance (one filter, identical filters), with 0 log 0 = 0.
+* orthogonality: 1 - mean |cos| between distinct output channels (rows of the
+  ``(c_out, c_in/groups * 9)`` weight matrix, zero rows kept as zero). With fewer than two
+  channels there is no pair to compare, so it is NaN (torchconvquality divides 0 by 0 there).
+
+Non-finite filters are left out; orthogonality drops every output channel that holds one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from filterdb.stats.moments import Moments, raw_moments
+from filterdb.stats.scaling import LayerFilters
+
+SPARSITY_EPS = 0.01
+# Logistic fit of the minimum variance entropy of n random-normal filters (torchconvquality).
+_TH_L, _TH_X0, _TH_K, _TH_B = 1.2618047, 2.30436435, 0.88767525, -0.31050834
+ENTROPY_MARGIN = 0.02
+LOW_ENTROPY = 0.5
+HIGH_SPARSITY = 0.14
+
+
+def randomness_threshold(n: np.ndarray | float) -> np.ndarray | float:
+    """TH(n): variance entropy a layer of n filters reaches when its filters are random."""
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return _TH_L / (1 + np.exp(-_TH_K * (np.log2(n) - _TH_X0))) + _TH_B
+
+
+def is_degenerated(entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Random-like (H >= TH(n) - 0.02) or collapsed (H < 0.5 and S >= 0.14); NaN -> False."""
+    entropy, sparsity = np.asarray(entropy, float), np.asarray(sparsity, float)
+    with np.errstate(invalid="ignore"):
+        random_like = entropy >= randomness_threshold(n) - ENTROPY_MARGIN
+        collapsed = (entropy < LOW_ENTROPY) & (sparsity >= HIGH_SPARSITY)
+    return random_like | collapsed
+
+
+def sparse_filters(peaks: np.ndarray) -> np.ndarray:
+    """``(n,)`` mask of sparse filters, given each filter's float32 absolute peak."""
+    if peaks.size == 0:
+        return np.zeros(0, dtype=bool)
+    threshold = np.float32(SPARSITY_EPS * float(peaks.max()))
+    if threshold == 0:
+        return np.ones(peaks.shape, dtype=bool)
+    return peaks < threshold
+
+
+def variance_entropy(moments: Moments) -> float:
+    """Base-10 entropy of the covariance eigenvalue shares; NaN for an empty set."""
+    if moments.count == 0:
+        return float("nan")
+    eigenvalues = np.clip(np.linalg.eigvalsh(moments.m2), 0.0, None)
+    total = eigenvalues.sum()
+    if total <= 0:
+        return 0.0
+    shares = eigenvalues[eigenvalues > 0] / total
+    return float(-(shares * np.log10(shares)).sum())
+
+
+def orthogonality(raw: np.ndarray, finite: np.ndarray, out_channels: int, fan_in: int) -> float:
+    """1 - sum |W_n W_n^T - I| / (c (c - 1)) over the c output channels without NaN/Inf."""
+    keep = finite.reshape(out_channels, fan_in).all(axis=1)
+    weights = np.ascontiguousarray(raw.T).reshape(out_channels, fan_in * 9)[keep]
+    channels = weights.shape[0]
+    if channels < 2:
+        return float("nan")
+    norms = np.linalg.norm(weights, axis=1)
+    norms[norms == 0] = 1
+    weights /= norms[:, None]
+    gram = weights @ weights.T
+    gram.flat[:: channels + 1] -= 1
+    return float(1 - np.abs(gram).sum(dtype=np.float64) / (channels * (channels - 1)))
+
+
+@dataclass(frozen=True)
+class LayerQuality:
+    """The raw-weight metrics of one layer (NaN where undefined, e.g. no finite filter)."""
+
+    sparsity: float
+    variance_entropy: float
+    clean_entropy: float
+    orthogonality: float
+
+
+def layer_quality(filters: LayerFilters, out_channels: int, fan_in: int) -> LayerQuality:
+    """Metrics of one layer's filters."""
+    w = filters.values
+    if w.shape[1] == 0:
+        nan = float("nan")
+        return LayerQuality(nan, nan, nan, nan)
+    sparse = sparse_filters(filters.peaks)
+    entropy = variance_entropy(raw_moments(w))
+    clean = variance_entropy(raw_moments(w[:, ~sparse])) if sparse.any() else entropy
+    return LayerQuality(
+        sparsity=float(sparse.mean()),
+        variance_entropy=entropy,
+        clean_entropy=clean,
+        orthogonality=orthogonality(filters.raw, filters.finite, out_channels, fan_in),
+    )

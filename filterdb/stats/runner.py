@@ -1,0 +1,312 @@
+"""Drive the three passes on a Dask cluster and reduce their partial results.
+
+The client submits one task per partition, shows a progress bar over their completion, and folds
+each result in as it arrives: integer histograms are summed at once (addition of integers is
+order-free), per-layer floats are kept (O(layers)) and reduced only after the pass, in
+(model_id, layer) order. That order - not the order Dask finished the tasks in - fixes every
+rounding, so 1 or 30 workers, small or large partitions, give bit-identical results.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from distributed import Client, as_completed
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from filterdb.stats.binning import uniform_edges
+from filterdb.stats.degeneration import randomness_threshold
+from filterdb.stats.density import binned_kde, coefficient_stds
+from filterdb.stats.grouping import (
+    DECILE_LABELS,
+    NO_DECILE,
+    AxisGroups,
+    depth_deciles,
+    group_cells,
+    model_labels,
+    shift_axes,
+)
+from filterdb.stats.moments import Moments, pooled_moments
+from filterdb.stats.options import StatsOptions
+from filterdb.stats.partitions import PartitionSpec, plan_partitions
+from filterdb.stats.passes import histogram_pass, moments_pass, range_pass
+from filterdb.stats.pca import PcaBasis, fit_pca
+from filterdb.stats.randomness import random_entropy
+from filterdb.stats.shift import bin_probabilities, shift_matrix
+from filterdb.stats.summaries import layer_metrics, model_summary, rank_degenerated
+
+
+@dataclass(frozen=True)
+class ShiftAxis:
+    """One axis's groups and its D matrix (rows and columns in ``groups.labels`` order)."""
+
+    slug: str
+    groups: AxisGroups
+    matrix: np.ndarray
+
+
+@dataclass(frozen=True)
+class StatsResult:
+    """Everything the statistics stage writes, held in memory (O(layers + groups))."""
+
+    basis: PcaBasis
+    coef_min: float
+    coef_max: float
+    n_nonfinite_filters: int
+    shift: list[ShiftAxis]
+    layer_metrics: pd.DataFrame
+    model_summary: pd.DataFrame
+    degenerated_models: pd.DataFrame
+    density_counts: np.ndarray
+    density_edges: np.ndarray
+    kde: pd.DataFrame
+    randomness: pd.DataFrame
+
+
+def _log(message: str) -> None:
+    print(f"[statistics] {message}", file=sys.stderr, flush=True)
+
+
+def _run_pass(
+    client: Client,
+    task: Callable[..., Any],
+    specs: list[PartitionSpec],
+    args: tuple,
+    description: str,
+    consume: Callable[[int, Any], None],
+) -> None:
+    """Run ``task(spec, *args)`` for every partition; ``consume(index, result)`` as they finish."""
+    token = uuid.uuid4().hex[:8]
+    futures = [
+        client.submit(task, spec, *args, key=f"{task.__name__}-{token}-{i}", pure=False)
+        for i, spec in enumerate(specs)
+    ]
+    position = {future.key: i for i, future in enumerate(futures)}
+    started = time.perf_counter()
+    with tqdm(total=len(futures), desc=description, unit="part", file=sys.stderr) as bar:
+        for future, result in as_completed(futures, with_results=True):
+            consume(position[future.key], result)
+            future.release()
+            bar.update(1)
+    _log(f"{description}: {len(specs)} partitions in {time.perf_counter() - started:.1f} s")
+
+
+def _prepare_tables(
+    models_path: Path, layers_path: Path, options: StatsOptions
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """models (by model_id) and layers (by model_id, layer) with model_id and decile columns."""
+    models = pd.read_parquet(models_path).sort_values("model_id").reset_index(drop=True)
+    if not np.array_equal(models["model_id"].to_numpy(), np.arange(len(models))):
+        raise ValueError(f"{models_path}: model_id must be 0..n-1")
+    missing = [
+        a.column for a in shift_axes(options.extra_axes) if a.column and a.column not in models
+    ]
+    if missing:
+        raise ValueError(f"{models_path} has no column(s) {', '.join(missing)} (statistics axes)")
+    layers = pd.read_parquet(layers_path)
+    ids = dict(zip(models["model"], models["model_id"], strict=True))
+    unknown = sorted(set(layers["model"]) - set(ids))
+    if unknown:
+        raise ValueError(f"{layers_path} lists models missing from models.parquet: {unknown[:5]}")
+    layers["model_id"] = layers["model"].map(ids).astype(np.int64)
+    layers = layers.sort_values(["model_id", "layer"], kind="stable").reset_index(drop=True)
+    layers["decile"] = depth_deciles(layers["conv_depth_norm"].to_numpy())
+    return models, layers
+
+
+def run_statistics(
+    models_path: str | Path,
+    layers_path: str | Path,
+    options: StatsOptions,
+    client: Client,
+) -> StatsResult:
+    """Compute every statistic of the database whose tables are ``models_path``/``layers_path``.
+
+    Filter files are read from ``filters/`` beside models.parquet; only the Dask workers touch
+    them, one partition at a time.
+    """
+    models_path, layers_path = Path(models_path), Path(layers_path)
+    models, layers = _prepare_tables(models_path, layers_path, options)
+    categories = model_labels(models, "Visual Category", merge_segmentation=False)
+    kde_labels = sorted({c for c in categories if c})
+    kde_groups = np.array([kde_labels.index(c) if c else -1 for c in categories], dtype=np.int64)
+    specs = plan_partitions(
+        models, layers, models_path.parent / "filters", options.partition_rows, kde_groups
+    )
+    _log(
+        f"{len(models)} models, {len(layers)} layers, {int(layers['n_filters'].sum())} filters "
+        f"in {len(specs)} partitions"
+    )
+    sizes = options.randomness_sizes()
+    random_futures = [
+        client.submit(
+            random_entropy, int(n), options.randomness_repeats, options.randomness_seed, pure=False
+        )
+        for n in sizes
+    ]
+
+    # Pass 1: per-layer moments and metrics, kept in layer order.
+    layer_parts: list[dict[str, np.ndarray] | None] = [None] * len(specs)
+
+    def keep(i: int, result: dict[str, np.ndarray]) -> None:
+        layer_parts[i] = result
+
+    _run_pass(client, moments_pass, specs, (), "pass 1/3 moments+degeneration", keep)
+    partials = _layer_partials(layer_parts, layers)
+    n_nonfinite = int(layers["n_filters"].sum() - partials["n_finite"].sum())
+    if n_nonfinite:
+        _log(f"left out {n_nonfinite} filters holding NaN or Inf (see layer_metrics)")
+    with threadpool_limits(1):
+        basis = fit_pca(pooled_moments(partials["n_finite"], partials["mean"], partials["m2"]))
+
+    # Pass 2: coefficient range and the c0/c1 density.
+    limit = options.density_limit
+    density_edges = np.linspace(-limit, limit, options.density_bins + 1)
+    density = np.zeros(options.density_bins**2, dtype=np.int64)
+    extremes = [np.inf, -np.inf]
+
+    def fold_range(_: int, result: dict) -> None:
+        extremes[0] = min(extremes[0], result["min"])
+        extremes[1] = max(extremes[1], result["max"])
+        density[result["density_index"]] += result["density_counts"]
+
+    args = (basis.mean, basis.components, density_edges)
+    _run_pass(client, range_pass, specs, args, "pass 2/3 coefficient range", fold_range)
+    coef_min, coef_max = float(extremes[0]), float(extremes[1])
+
+    # Pass 3: histograms per (model, decile) cell and per Visual Category.
+    edges = uniform_edges(coef_min, coef_max, options.bins)
+    cells: dict[tuple[int, int], np.ndarray] = {}
+    fine = np.zeros((len(kde_labels), 9 * options.kde_fine_bins), dtype=np.int64)
+
+    def fold_histograms(_: int, result: dict) -> None:
+        for decile, hist in zip(result["deciles"], result["histograms"], strict=True):
+            key = (int(result["model_id"]), int(decile))
+            if key in cells:
+                cells[key] += hist
+            else:
+                cells[key] = hist.copy()
+        if result["kde_group"] >= 0:
+            fine[result["kde_group"]] += result["fine"]
+
+    args = (basis.mean, basis.components, edges, options.kde_fine_bins)
+    _run_pass(client, histogram_pass, specs, args, "pass 3/3 histograms", fold_histograms)
+
+    with threadpool_limits(1):
+        shift = _shift_axes(models, cells, edges, basis, options)
+        kde = _kde_curves(
+            kde_labels, kde_groups, layers, partials, fine, basis, edges, options.kde_grid_points
+        )
+    metrics = layer_metrics(layers, partials)
+    summary = model_summary(models, metrics)
+    random_results = [future.result() for future in random_futures]
+    randomness = pd.DataFrame(
+        {
+            "n": sizes,
+            "threshold": randomness_threshold(sizes),
+            "entropy_mean": [m for m, _ in random_results],
+            "entropy_std": [s for _, s in random_results],
+        }
+    )
+    return StatsResult(
+        basis=basis,
+        coef_min=coef_min,
+        coef_max=coef_max,
+        n_nonfinite_filters=n_nonfinite,
+        shift=shift,
+        layer_metrics=metrics,
+        model_summary=summary,
+        degenerated_models=rank_degenerated(summary),
+        density_counts=density.reshape(options.density_bins, options.density_bins),
+        density_edges=density_edges,
+        kde=kde,
+        randomness=randomness,
+    )
+
+
+def _layer_partials(parts: list[dict | None], layers: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Concatenate pass-1 results into arrays aligned with ``layers`` (model_id, layer order)."""
+    if not parts:
+        raise ValueError("the database holds no 3x3 filters")
+    merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    order = np.lexsort((merged["layer"], merged["model_id"]))
+    merged = {key: value[order] for key, value in merged.items()}
+    expected = (layers["model_id"].to_numpy(), layers["layer"].to_numpy())
+    if not (
+        np.array_equal(merged["model_id"], expected[0])
+        and np.array_equal(merged["layer"], expected[1])
+    ):
+        raise ValueError("pass 1 did not return exactly one result per layer of layers.parquet")
+    return merged
+
+
+def _shift_axes(
+    models: pd.DataFrame,
+    cells: dict[tuple[int, int], np.ndarray],
+    edges: np.ndarray,
+    basis: PcaBasis,
+    options: StatsOptions,
+) -> list[ShiftAxis]:
+    """Group the cell histograms on every axis and compute the D matrices."""
+    keys = sorted(cells)
+    cell_models = np.array([m for m, _ in keys], dtype=np.int64)
+    cell_deciles = np.array([d for _, d in keys], dtype=np.int64)
+    bins = len(edges) - 1
+    hists = np.stack([cells[k] for k in keys]) if keys else np.zeros((0, 9 * bins), np.int64)
+    axes = []
+    for axis in shift_axes(options.extra_axes):
+        if axis.column is None:
+            decile_names = np.array(list(DECILE_LABELS) + [""], dtype=object)
+            labels = decile_names[np.where(cell_deciles == NO_DECILE, 10, cell_deciles)]
+            groups = group_cells(labels, cell_models, hists, order=DECILE_LABELS)
+        else:
+            per_model = model_labels(models, axis.column, options.merge_segmentation_tasks)
+            groups = group_cells(per_model[cell_models], cell_models, hists)
+        probabilities = bin_probabilities(groups.histograms.reshape(-1, 9, bins), edges)
+        matrix = shift_matrix(probabilities, basis.explained_variance_ratio)
+        axes.append(ShiftAxis(axis.slug, groups, matrix))
+        _log(f"axis {axis.slug}: {len(groups.labels)} groups")
+    return axes
+
+
+def _kde_curves(
+    labels: list[str],
+    kde_groups: np.ndarray,
+    layers: pd.DataFrame,
+    partials: dict[str, np.ndarray],
+    fine: np.ndarray,
+    basis: PcaBasis,
+    edges: np.ndarray,
+    grid_points: int,
+) -> pd.DataFrame:
+    """KDE curve of every coefficient per Visual Category, on one grid over the global range."""
+    lo, hi = float(edges[0]), float(edges[-1])
+    grid = np.linspace(lo, hi, grid_points)
+    layer_group = kde_groups[layers["model_id"].to_numpy()]
+    frames = []
+    for g, label in enumerate(labels):
+        members = layer_group == g
+        moments: Moments = pooled_moments(
+            partials["n_finite"][members], partials["mean"][members], partials["m2"][members]
+        )
+        if moments.count == 0:
+            continue
+        stds = coefficient_stds(moments, basis.components)
+        curves = binned_kde(fine[g].reshape(9, -1), lo, hi, stds, grid)
+        for k in range(9):
+            frames.append(
+                pd.DataFrame(
+                    {"visual_category": label, "coefficient": k, "x": grid, "density": curves[k]}
+                )
+            )
+    columns = ["visual_category", "coefficient", "x", "density"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -1,0 +1,26 @@
+rule assemble_database:
+    """Join the per-model tables into layers.parquet and models.parquet with global filter ids."""
+    input:
+        layers=expand("results/extract/{model}/layers.parquet", model=MODELS),
+        summaries=expand("results/extract/{model}/model.json", model=MODELS),
+        filters=filter_files(),
+        manifest=config["zoo"],
+    output:
+        layers=f"{DB_DIR}/layers.parquet",
+        models=f"{DB_DIR}/models.parquet",
+        failures="results/failures.tsv",
+    params:
+        models=MODELS,
+        manifest=lambda wc: MANIFEST.to_dict(orient="records"),
+    log:
+        "logs/assemble.log",
+    benchmark:
+        "benchmarks/out/assemble.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/assemble.yaml"
+    script:
+        "../workflow_scripts/assemble_database.py"

@@ -1,0 +1,23 @@
+rule download_model:
+    """Materialise one model's checkpoint (download, copy or seeded init), sha256-verified."""
+    output:
+        directory("resources/models/{model}"),
+    params:
+        model="{model}",
+        source=lambda wc: manifest_row(wc)["source"],
+        sha256=lambda wc: manifest_row(wc)["sha256"],
+        filename=checkpoint_name,
+        download=config["download"],
+        skip_failed=config["skip_failed_models"],
+    log:
+        "logs/download/{model}.log",
+    benchmark:
+        "benchmarks/out/download/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    conda:
+        "../envs/download.yaml"
+    script:
+        "../workflow_scripts/download_model.py"

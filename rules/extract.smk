@@ -1,0 +1,26 @@
+rule extract_filters:
+    """Every 3x3 kernel of every 2-D conv layer of one model, plus its layer table."""
+    input:
+        checkpoint="resources/models/{model}",
+    output:
+        filters=f"{DB_DIR}/filters/{{model}}.parquet",
+        layers="results/extract/{model}/layers.parquet",
+        summary="results/extract/{model}/model.json",
+    params:
+        model="{model}",
+        source=lambda wc: manifest_row(wc)["source"],
+        filename=checkpoint_name,
+        row_group_size=config["extraction"]["row_group_size"],
+        skip_failed=config["skip_failed_models"],
+    log:
+        "logs/extract/{model}.log",
+    benchmark:
+        "benchmarks/out/extract/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: int(2000 + 4 * input_mb(wc, input)),
+        runtime=lambda wc, input: int(10 + input_mb(wc, input) / 50),
+    conda:
+        "../envs/extract.yaml"
+    script:
+        "../workflow_scripts/extract_filters.py"

@@ -1,0 +1,124 @@
+"""Whole-workflow faults: failing models, killed runs, resumption.
+
+These run the real workflow on the test zoo. A model that fails must not cost the others their
+results; a run killed with SIGKILL at any stage must, after a rerun, give a database and statistics
+byte-identical to an undisturbed run.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import copy_workflow, snakemake
+
+BAD_ROW = "broken_model\tfile:does-not-exist.pt" + "\t" * 15 + "\n"
+
+
+def add_bad_model(workdir: Path) -> None:
+    with open(workdir / "tests/zoo/zoo.tsv", "a") as fh:
+        fh.write(BAD_ROW)
+
+
+def config_args(workdir: Path, wheel_cache: Path, skip: bool = False) -> list[str]:
+    extra = workdir / "test-extra.yaml"
+    extra.write_text(
+        f"download:\n  wheel_cache_dir: {wheel_cache}\nskip_failed_models: {str(skip).lower()}\n"
+    )
+    return ["--configfile", "tests/zoo/config.yaml", str(extra)]
+
+
+def result_files(workdir: Path) -> list[Path]:
+    roots = [workdir / "results/db", workdir / "results/stats"]
+    return sorted(p.relative_to(workdir) for r in roots for p in r.rglob("*") if p.is_file())
+
+
+def test_failing_model_fails_the_run_but_others_survive_and_rerun_resumes(tmp_path, wheel_cache):
+    workdir = copy_workflow(tmp_path / "wf")
+    add_bad_model(workdir)
+    config = config_args(workdir, wheel_cache)
+    proc = snakemake(workdir, "--cores", "2", "--keep-going", *config, check=False, timeout=1200)
+    assert proc.returncode != 0
+    log = (workdir / "logs/download/broken_model.log").read_text()
+    assert "model 'broken_model'" in log and "does-not-exist.pt" in log
+    survivors = sorted(p.stem for p in (workdir / "results/db/filters").glob("*.parquet"))
+    assert survivors == sorted(
+        [
+            "mtcnn_pnet",
+            "mtcnn_rnet",
+            "ppocr_mobile_cls",
+            "regnetx_002_init",
+            "mobilenetv3_small_100_init",
+        ]
+    )
+    # the user supplies the file; the rerun only does the missing work
+    import torch
+
+    torch.save({"conv.weight": torch.ones(2, 1, 3, 3)}, workdir / "does-not-exist.pt")
+    dry = snakemake(workdir, "-n", "--cores", "2", *config)
+    assert "extract_filters" in dry.stdout and "regnetx_002_init" not in dry.stdout
+    snakemake(workdir, "--cores", "2", *config, timeout=1200)
+    models = pd.read_parquet(workdir / "results/db/models.parquet")
+    assert "broken_model" in set(models["model"])
+
+
+def test_skip_failed_models_builds_from_the_others(tmp_path, wheel_cache):
+    workdir = copy_workflow(tmp_path / "wf")
+    add_bad_model(workdir)
+    config = config_args(workdir, wheel_cache, skip=True)
+    snakemake(workdir, "--cores", "2", *config, timeout=1500)
+    failures = pd.read_csv(workdir / "results/failures.tsv", sep="\t")
+    assert list(failures["model"]) == ["broken_model"]
+    assert "does-not-exist.pt" in failures.loc[0, "error"]
+    models = pd.read_parquet(workdir / "results/db/models.parquet")
+    assert "broken_model" not in set(models["model"]) and len(models) == 5
+    assert (workdir / "results/stats/pca_basis.json").is_file()
+    snakemake(workdir, "--cores", "1", *config, "--report", "results/report.html")
+    assert "broken_model" in (workdir / "results/report.html").read_text(errors="replace")
+
+
+def run_and_kill(workdir: Path, config: list[str], marker: str, timeout: float = 600) -> None:
+    """Start the workflow and SIGKILL its whole process group once ``marker`` appears."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *config],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not list(workdir.glob(marker)):
+            assert proc.poll() is None, f"the run ended before {marker} appeared"
+            assert time.monotonic() < deadline, f"{marker} never appeared"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_sigkill_at_each_stage_then_rerun_is_byte_identical(tmp_path, wheel_cache):
+    reference = copy_workflow(tmp_path / "reference")
+    snakemake(reference, "--cores", "2", *config_args(reference, wheel_cache), timeout=1500)
+
+    workdir = copy_workflow(tmp_path / "killed")
+    config = config_args(workdir, wheel_cache)
+    for marker in ("resources/models/*/.tmp-*", "logs/extract/*.log", "logs/statistics.log"):
+        run_and_kill(workdir, config, marker)
+        snakemake(workdir, "--unlock", *config)
+    snakemake(workdir, "--cores", "2", "--rerun-incomplete", *config, timeout=1500)
+
+    files = result_files(reference)
+    assert files == result_files(workdir)
+    _, mismatch, errors = filecmp.cmpfiles(reference, workdir, files, shallow=False)
+    assert not mismatch and not errors

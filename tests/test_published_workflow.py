@@ -1,0 +1,87 @@
+"""The published import and export through real Snakemake, and the statistics on an import."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, snakemake
+from test_published import notebook_read, published_filters, published_meta, write_v1
+
+from filterdb.dask_cluster import dask_client
+from filterdb.errors import ModelError
+from filterdb.published import import_published
+
+
+@pytest.fixture
+def published_file(tmp_path):
+    meta = published_meta()
+    filters = published_filters(130)
+    path = tmp_path / "cnn_filter_db.h5"
+    write_v1(path, filters, meta)
+    return path, filters, meta
+
+
+def test_rules_import_then_export(tmp_path, published_file):
+    path, filters, meta = published_file
+    workdir = tmp_path / "wf"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(
+        f"database:\n  source: published\n  published_file: {path}\n"
+        "  published_row_group_size: 40\n  published_chunk_size: 16\n"
+        "export:\n  enabled: true\n  path: results/export/db.h5\n  dtype: float32\n"
+    )
+    (workdir / "Snakefile").write_text(
+        'configfile: "config.yaml"\n\n\n'
+        "def filter_files():\n"
+        '    return ["results/db/filters"]\n\n\n'
+        f'include: "{REPO}/rules/published.smk"\n\n\n'
+        "rule all:\n"
+        "    input:\n"
+        '        "results/db/layers.parquet",\n'
+        '        "results/export/db.h5",\n'
+    )
+    snakemake(workdir, "--cores", "1", timeout=300)
+    layers = pd.read_parquet(workdir / "results/db/layers.parquet")
+    assert layers["n_filters"].sum() == 130
+    assert sorted(p.name for p in (workdir / "results/db/filters").glob("*.parquet")) == [
+        "resnet_tiny_imagenet1k_11.parquet",
+        "unet_v2_med.parquet",
+        "yolo_tiny_coco_12.parquet",
+    ]
+    got, got_meta = notebook_read(workdir / "results/export/db.h5")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, filters.astype(np.float32))
+    assert got_meta["filter_ids"].tolist() == meta["filter_ids"].tolist()
+    log = (workdir / "logs/published/import_published.log").read_text()
+    assert "imported v1.0.0: 3 models, 9 layers, 130 filters; 0 values changed" in log
+    assert (workdir / "benchmarks/out/import_published.tsv").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ModelError,
+    reason="filterdb.stats refuses layers with null in_channels/out_channels/groups, which a "
+    "published import has; expected: treat such a layer as n_filters outputs of 1 input channel",
+)
+def test_statistics_run_on_an_imported_database(tmp_path, published_file):
+    """The statistics stage's public entry point reads an imported database as it is.
+
+    Published meta has no in/out channels: layers.parquet leaves them null, and the statistics
+    are expected to treat such a layer as n_filters output channels of one input channel.
+    """
+    runner = pytest.importorskip("filterdb.stats.runner", reason="statistics not written yet")
+    from filterdb.stats.options import StatsOptions
+
+    path, _, _ = published_file
+    db = tmp_path / "results/db"
+    import_published(path, db, progress=False)
+    options = StatsOptions(
+        randomness_max_n=64, randomness_points=3, randomness_repeats=2, kde_fine_bins=64
+    )
+    with dask_client({"cluster": "local"}, n_workers=1, memory_mb=1024) as client:
+        result = runner.run_statistics(
+            db / "models.parquet", db / "layers.parquet", options, client
+        )
+    assert len(result.layer_metrics) == 9
+    assert result.model_summary["n_filters"].sum() == 130
