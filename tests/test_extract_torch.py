@@ -16,13 +16,12 @@ import torch
 from torch import nn
 
 from filterdb.extract import (
-    FILTER_SCHEMA,
     LAYER_SCHEMA,
     extract,
-    pack_row_groups,
     read_model,
     write_extraction,
 )
+from filterdb.filter_file import FILTER_SCHEMA, pack_layers
 from filterdb.read_torch import read_module
 
 W = [f"w{i}" for i in range(9)]
@@ -214,13 +213,10 @@ def test_row_groups_hold_whole_layers(tmp_path, row_group_size, expected_groups)
     assert reader.metadata.row_group(0).column(1).compression == "ZSTD"
 
 
-def test_pack_row_groups_closes_groups_before_overflow():
-    sizes = [3, 4, 10, 1, 1, 2]
-    chunks = [(i, np.zeros((n, 9), np.float32)) for i, n in enumerate(sizes)]
-    packed = [[i for i, _ in group] for group in pack_row_groups(chunks, 8)]
-    assert packed == [[0, 1], [2], [3, 4, 5]]
+def test_pack_layers_closes_groups_before_overflow():
+    assert pack_layers([3, 4, 10, 1, 1, 2], 8) == [(0, 2), (2, 3), (3, 6)]
     with pytest.raises(ValueError):
-        list(pack_row_groups(chunks, 0))
+        pack_layers([3], 0)
 
 
 class Untraceable(SmallNet):

@@ -13,10 +13,9 @@ import pytest
 from test_published import published_filters, published_meta, read_db, write_v1
 
 from filterdb.errors import ModelError
+from filterdb.filter_file import FILTER_SCHEMA
 from filterdb.published import export_published, import_published
 from filterdb.tables import write_frame
-
-FILTER_SCHEMA = pa.schema([("layer", pa.int32())] + [(f"w{k}", pa.float32()) for k in range(9)])
 
 
 def write_zoo_db(db, seed: int = 1) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from filterdb.errors import ModelError
-from filterdb.published.filter_files import pack_layers
+from filterdb.filter_file import pack_layers
 from filterdb.published.meta_import import model_slugs
 from filterdb.published.ranges import check_tiling, format_filter_ids, parse_filter_ids
 from filterdb.published.reader import FilterReader, round_to_float32

@@ -323,3 +323,12 @@ def test_partitions_refuse_a_file_that_splits_a_layer(tmp_path):
     models, layers = _prepare_tables(db / "models.parquet", db / "layers.parquet", StatsOptions())
     with pytest.raises(ModelError, match="whole layers"):
         plan_partitions(models, layers, db / "filters", 10**6, np.array([-1]))
+
+
+def test_missing_filter_file_is_a_model_error_naming_model_and_file(tmp_path):
+    rng = np.random.default_rng(11)
+    db = write_db(tmp_path / "db", [Model("m0", {}, [_layer(rng, 8, 4)])])
+    (db / "filters" / "m0.parquet").unlink()
+    models, layers = _prepare_tables(db / "models.parquet", db / "layers.parquet", StatsOptions())
+    with pytest.raises(ModelError, match=r"model 'm0' \(.*m0\.parquet\): cannot read"):
+        plan_partitions(models, layers, db / "filters", 10**6, np.array([-1]))

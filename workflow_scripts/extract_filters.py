@@ -11,8 +11,9 @@ def main(smk) -> None:
     import torch
 
     from filterdb.errors import ModelError
-    from filterdb.extract import FILTER_SCHEMA, LAYER_SCHEMA, extract
+    from filterdb.extract import LAYER_SCHEMA, extract
     from filterdb.failures import download_failure, write_extraction_failure
+    from filterdb.filter_file import FILTER_SCHEMA
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True)
     torch.set_num_threads(smk.threads)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from filterdb.atomic import atomic_path
 from filterdb.errors import ModelError
-from filterdb.published.filter_files import iter_row_groups
+from filterdb.filter_file import iter_row_groups
 from filterdb.published.layout import FILTER_DTYPES
 from filterdb.published.meta_export import to_published_meta
 from filterdb.published.ranges import check_tiling

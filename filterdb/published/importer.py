@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from filterdb.atomic import atomic_path
-from filterdb.published.filter_files import (
+from filterdb.filter_file import (
     DEFAULT_ROW_GROUP_SIZE,
     open_writer,
     pack_layers,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from filterdb.manifest import MANIFEST_COLUMNS
+from filterdb.columns import MANIFEST_COLUMNS
 
 # Published name -> our name, for columns whose meaning is the same but whose name differs.
 LAYER_RENAMES = {"layer_id": "layer_name", "graph_depth": "depth"}

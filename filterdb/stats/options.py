@@ -29,8 +29,8 @@ class StatsOptions:
     kde_grid_points: int = 256
     kde_fine_bins: int = 2048
     randomness_min_n: int = 2
-    randomness_max_n: int = 1 << 20
-    randomness_points: int = 39
+    randomness_max_n: int = 1 << 17
+    randomness_points: int = 33
     randomness_repeats: int = 10
     randomness_seed: int = 0
 

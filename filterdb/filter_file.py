@@ -1,4 +1,4 @@
-"""Write and read ``results/db/filters/<model>.parquet`` in the layout the contract fixes.
+"""Write and read ``results/db/filters/<model>.parquet``: one layout for every writer and reader.
 
 Columns ``layer`` (int32) and ``w0``..``w8`` (float32, row-major 3x3); zstd; row groups hold whole
 layers only, consecutive layers packed up to ``row_group_size`` rows, so a reader can fetch one
@@ -26,6 +26,8 @@ def pack_layers(sizes: Sequence[int], row_group_size: int) -> list[tuple[int, in
 
     A layer larger than ``row_group_size`` gets a row group of its own rather than being split.
     """
+    if row_group_size < 1:
+        raise ValueError(f"row_group_size must be positive, got {row_group_size}")
     groups: list[tuple[int, int]] = []
     lo, rows = 0, 0
     for i, n in enumerate(sizes):

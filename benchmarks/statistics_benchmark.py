@@ -1,0 +1,267 @@
+"""Benchmark the statistics stage against a notebook-style in-memory baseline (prints figures).
+
+Usage::
+
+    .venv/bin/python benchmarks/statistics_benchmark.py --n-filters 50000000 --workdir /tmp/bench
+    .venv/bin/python benchmarks/statistics_benchmark.py --n-filters 500000000 --skip-baseline
+
+A synthetic database of ``--n-filters`` filters (see ``synthetic_db``) is written once under
+``--workdir`` and reused. The stage runs in this process, as the workflow script runs it: a
+LocalCluster of ``--workers`` single-threaded worker processes, the three passes, the output
+files. The baseline runs in a subprocess and does what the paper's notebook does: load every
+filter into one float32 array, scikit-learn PCA, ``np.histogram`` per group and coefficient, the
+D matrices and the c0/c1 density; then, timed separately, per-layer degeneration metrics.
+
+Peak memory is the largest sum of the resident set sizes of a process and all its descendants
+(nannies and workers included), sampled every 50 ms: ``getrusage(RUSAGE_CHILDREN)`` would report
+the largest single child only, not the tree's total. Summed RSS counts shared library pages once
+per process, so it overestimates the stage (several processes) more than the baseline (one).
+CPU seconds (user + system of the whole tree, from getrusage) are printed too: on a shared
+machine wall time depends on the other load, CPU time much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+GIB = 1024**3
+
+
+class TreeMonitor:
+    """Sample the summed RSS of a process and its descendants in a background thread."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            processes = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return  # the root has exited
+        total = 0
+        for process in processes:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue  # exited between listing and reading
+        self.peak_rss = max(self.peak_rss, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> TreeMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of ``resource.RUSAGE_SELF`` or ``RUSAGE_CHILDREN``.
+
+    Children count once they have been waited for, with their own waited-for descendants, so
+    after a LocalCluster has shut down the CHILDREN figure covers nannies and workers exactly.
+    """
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ensure_database(workdir: Path, n_filters: int, seed: int) -> tuple[Path, int, float]:
+    """The synthetic database for (n_filters, seed), generated unless already complete."""
+    from benchmarks.synthetic_db import generate_synthetic_db
+
+    db = workdir / f"db_{n_filters}_{seed}"
+    marker = db / "complete.json"
+    if marker.exists():
+        return db, json.loads(marker.read_text())["n_filters"], 0.0
+    shutil.rmtree(db, ignore_errors=True)
+    started = time.perf_counter()
+    total = generate_synthetic_db(db, n_filters, seed=seed, workers=os.cpu_count() or 1)
+    marker.write_text(json.dumps({"n_filters": total}))
+    return db, total, time.perf_counter() - started
+
+
+def run_stage(db: Path, out: Path, workers: int, partition_rows: int, memory_mb: int) -> dict:
+    """The statistics stage as the workflow runs it, timed and memory-sampled."""
+    from filterdb.dask_cluster import dask_client
+    from filterdb.stats.options import StatsOptions
+    from filterdb.stats.outputs import OutputPaths, write_outputs
+    from filterdb.stats.runner import run_statistics
+
+    options = StatsOptions(partition_rows=partition_rows)
+    cpu_before = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
+    with TreeMonitor(os.getpid()) as monitor:
+        started = time.perf_counter()
+        with dask_client({}, n_workers=workers, memory_mb=memory_mb) as client:
+            passes_started = time.perf_counter()
+            result = run_statistics(db / "models.parquet", db / "layers.parquet", options, client)
+            passes = time.perf_counter() - passes_started
+        write_outputs(result, OutputPaths.in_directory(out))
+        wall = time.perf_counter() - started
+    cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
+    return {"wall_s": wall, "passes_s": passes, "peak_rss": monitor.peak_rss, "cpu_s": cpu}
+
+
+def run_baseline_subprocess(db: Path) -> dict:
+    """Run ``baseline`` in a fresh interpreter; its timings plus the sampled peak RSS."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--baseline-of", str(db)]
+    cpu_before = cpu_seconds(resource.RUSAGE_CHILDREN)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    with TreeMonitor(process.pid) as monitor:
+        stdout, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"baseline failed with exit code {process.returncode}")
+    figures = json.loads(stdout.strip().splitlines()[-1])
+    figures["peak_rss"] = max(monitor.peak_rss, figures["ru_maxrss"])
+    figures["cpu_s"] = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
+    return figures
+
+
+def baseline(db: Path) -> dict:
+    """Notebook-style statistics: everything in memory at once (float32, as the notebook)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+    from sklearn.decomposition import PCA
+
+    started = time.perf_counter()
+    models = pd.read_parquet(db / "models.parquet").sort_values("model_id")
+    layers = pd.read_parquet(db / "layers.parquet")
+    columns = [f"w{j}" for j in range(9)]
+    parts = []
+    for model in models["model"]:
+        table = pq.read_table(db / "filters" / f"{model}.parquet", columns=columns)
+        parts.append(np.column_stack([table[c].to_numpy() for c in columns]))
+        del table
+    x = np.concatenate(parts)
+    del parts
+    loaded = time.perf_counter()
+
+    den = np.abs(x).max(axis=1)
+    den = np.where(den == 0, 1, den)[:, None]
+    pca = PCA(n_components=9)
+    coefficients = pca.fit_transform(x / den)
+    del den
+    lo, hi = coefficients.min(), coefficients.max()
+
+    counts = models.set_index("model")["n_filters"].reindex(layers["model"].unique())
+    model_of = np.repeat(np.arange(len(counts)), counts.to_numpy())
+    decile = np.repeat(
+        pd.cut(layers["conv_depth_norm"], np.linspace(0, 1, 11), include_lowest=True).cat.codes,
+        layers["n_filters"].to_numpy(),
+    ).to_numpy()
+    meta = models.set_index("model").loc[counts.index]
+    eps = np.finfo(np.float32).eps
+    ratio = pca.explained_variance_ratio_
+    for column in ("Task", "Visual Category", "depth", "Network", "Training-Dataset"):
+        labels = decile if column == "depth" else meta[column].to_numpy()[model_of]
+        densities = []
+        for group in sorted(set(labels.tolist())):
+            mask = labels == group
+            hists = np.stack(
+                [
+                    np.histogram(coefficients[mask, k], bins=70, range=(lo, hi), density=True)[0]
+                    for k in range(9)
+                ]
+            )
+            hists[hists == 0] = eps
+            densities.append(hists / hists.sum(axis=1, keepdims=True))
+        p = np.stack(densities)
+        for a in range(len(p)):
+            kl = ((p[a] - p) * (np.log(p[a]) - np.log(p))).sum(axis=2)
+            _ = kl @ ratio
+    np.histogram2d(coefficients[:, 0], coefficients[:, 1], bins=512, range=[[-3.3, 3.3]] * 2)
+    shifted = time.perf_counter()
+
+    start = 0
+    for n, out_channels in zip(layers["n_filters"], layers["out_channels"], strict=True):
+        w = x[start : start + n]
+        start += n
+        peak = np.abs(w).max(axis=1)
+        _ = (peak < 0.01 * peak.max()).mean()
+        s = np.linalg.svd(w - w.mean(axis=0), compute_uv=False) ** 2
+        _ = s / s.sum()
+        rows = w.reshape(out_channels, -1)
+        rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
+        _ = np.abs(rows @ rows.T - np.eye(out_channels)).sum()
+    finished = time.perf_counter()
+    return {
+        "n_filters": len(x),
+        "load_s": loaded - started,
+        "pca_hist_s": shifted - started,
+        "total_s": finished - started,
+        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-filters", type=int, default=50_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/filterdb-stats-bench"))
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--partition-rows", type=int, default=4_194_304)
+    parser.add_argument("--memory-mb", type=int, default=8000, help="LocalCluster worker total")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-of", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.baseline_of:
+        print(json.dumps(baseline(args.baseline_of)))
+        return
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    db, n, generated = ensure_database(args.workdir, args.n_filters, args.seed)
+    size = sum(f.stat().st_size for f in (db / "filters").iterdir()) / GIB
+    print(f"database: {n} filters, {size:.2f} GiB of filter files ({db})")
+    if generated:
+        print(f"generated in {generated:.1f} s")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+
+    stage = run_stage(db, args.workdir / "stats", args.workers, args.partition_rows, args.memory_mb)
+    print(
+        f"stage:    wall {stage['wall_s']:.1f} s (passes {stage['passes_s']:.1f} s), "
+        f"{n / stage['wall_s'] / 1e6:.2f} M filters/s, CPU {stage['cpu_s']:.1f} s, "
+        f"peak RSS {stage['peak_rss'] / GIB:.2f} GiB "
+        f"({args.workers} workers, partition_rows={args.partition_rows})"
+    )
+    if args.skip_baseline:
+        return
+    base = run_baseline_subprocess(db)
+    print(
+        f"baseline: wall {base['pca_hist_s']:.1f} s for load+PCA+histograms+D "
+        f"(load {base['load_s']:.1f} s), {base['total_s']:.1f} s with degeneration metrics, "
+        f"CPU {base['cpu_s']:.1f} s, peak RSS {base['peak_rss'] / GIB:.2f} GiB"
+    )
+    print(
+        f"ratios:   speed {base['pca_hist_s'] / stage['wall_s']:.2f}x "
+        f"(vs baseline without degeneration), {base['total_s'] / stage['wall_s']:.2f}x "
+        f"(with); CPU {base['cpu_s'] / stage['cpu_s']:.2f}x; "
+        f"memory {base['peak_rss'] / stage['peak_rss']:.2f}x less"
+    )
+
+
+if __name__ == "__main__":
+    main()
