@@ -88,8 +88,9 @@ def slurm_cluster_kwargs(slurm_config: dict[str, Any]) -> dict[str, Any]:
     kwargs["processes"] = 1
     root = shlex.quote(str(_PACKAGE_ROOT))
     kwargs["job_script_prologue"] = [f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}"]
-    # No dashboard: compute nodes rarely expose it, and a fixed port would clash between jobs.
-    kwargs["scheduler_options"] = {"dashboard_address": None}
+    # No dashboard, and the scheduler's HTTP endpoint on a free port: compute nodes rarely expose
+    # it, and dask's fixed default port would clash between two runs on one host.
+    kwargs["scheduler_options"] = {"dashboard": False, "dashboard_address": ":0"}
     return kwargs
 
 

@@ -9,18 +9,18 @@ rule assemble_database:
         layers=f"{DB_DIR}/layers.parquet",
         models=f"{DB_DIR}/models.parquet",
         failures="results/failures.tsv",
-    params:
-        models=MODELS,
-        manifest=lambda wc: MANIFEST.to_dict(orient="records"),
     log:
         "logs/assemble.log",
     benchmark:
         "benchmarks/out/assemble.tsv"
+    conda:
+        "../envs/assemble.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/assemble.yaml"
+    params:
+        models=MODELS,
+        manifest=lambda wc: MANIFEST.to_dict(orient="records"),
     script:
         "../workflow_scripts/assemble_database.py"

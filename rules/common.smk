@@ -12,7 +12,6 @@ from filterdb.ids import MODEL_ID_PATTERN
 from filterdb.manifest import load_manifest
 from filterdb.sources import parse_source
 
-
 validate(config, "../config/schemas/config.schema.yaml")
 
 DB_SOURCE = config["database"]["source"]
@@ -41,7 +40,9 @@ def manifest_row(wildcards):
 
 def checkpoint_name(wildcards):
     """File name of a model's materialised checkpoint inside resources/models/<model>/."""
-    return wildcards.model + parse_source(MANIFEST.loc[wildcards.model, "source"]).suffix
+    return (
+        wildcards.model + parse_source(MANIFEST.loc[wildcards.model, "source"]).suffix
+    )
 
 
 def input_mb(wildcards, input):
@@ -67,6 +68,16 @@ def filter_files():
     if DB_SOURCE == "zoo":
         return expand(f"{DB_DIR}/filters/{{model}}.parquet", model=MODELS)
     return [f"{DB_DIR}/filters"]
+
+
+def statistics_mem_mb(wildcards, input, threads):
+    """Client plus one partition per worker (~120 bytes per filter while it is processed).
+
+    The client's per-layer partial results grow with the database, hence the input-size term.
+    """
+    rows = config["statistics"].get("partition_rows", 4194304)
+    workers = threads * (400 + rows * 120 / 1e6)
+    return int(1024 + workers + 0.01 * input_mb(wildcards, input))
 
 
 def all_outputs():

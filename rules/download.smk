@@ -2,6 +2,16 @@ rule download_model:
     """Materialise one model's checkpoint (download, copy or seeded init), sha256-verified."""
     output:
         directory("resources/models/{model}"),
+    log:
+        "logs/download/{model}.log",
+    benchmark:
+        "benchmarks/out/download/{model}.tsv"
+    conda:
+        "../envs/download.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
     params:
         model="{model}",
         source=lambda wc: manifest_row(wc)["source"],
@@ -9,15 +19,5 @@ rule download_model:
         filename=checkpoint_name,
         download=config["download"],
         skip_failed=config["skip_failed_models"],
-    log:
-        "logs/download/{model}.log",
-    benchmark:
-        "benchmarks/out/download/{model}.tsv"
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=60,
-    conda:
-        "../envs/download.yaml"
     script:
         "../workflow_scripts/download_model.py"

@@ -6,21 +6,21 @@ rule extract_filters:
         filters=f"{DB_DIR}/filters/{{model}}.parquet",
         layers="results/extract/{model}/layers.parquet",
         summary="results/extract/{model}/model.json",
+    log:
+        "logs/extract/{model}.log",
+    benchmark:
+        "benchmarks/out/extract/{model}.tsv"
+    conda:
+        "../envs/extract.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, input: int(2000 + 4 * input_mb(wc, input)),
+        runtime=lambda wc, input: int(10 + input_mb(wc, input) / 50),
     params:
         model="{model}",
         source=lambda wc: manifest_row(wc)["source"],
         filename=checkpoint_name,
         row_group_size=config["extraction"]["row_group_size"],
         skip_failed=config["skip_failed_models"],
-    log:
-        "logs/extract/{model}.log",
-    benchmark:
-        "benchmarks/out/extract/{model}.tsv"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, input: int(2000 + 4 * input_mb(wc, input)),
-        runtime=lambda wc, input: int(10 + input_mb(wc, input) / 50),
-    conda:
-        "../envs/extract.yaml"
     script:
         "../workflow_scripts/extract_filters.py"

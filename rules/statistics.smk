@@ -18,16 +18,6 @@ SHIFT_GROUP_FILES = expand(f"{STATS_DIR}/shift/{{axis}}_groups.csv", axis=STATS_
 STATS_OUTPUTS = [*STATS_FILES.values(), *SHIFT_FILES, *SHIFT_GROUP_FILES]
 
 
-def statistics_mem_mb(wildcards, input, threads):
-    """Client plus one partition per worker (~120 bytes per filter while it is processed).
-
-    The client's per-layer partial results grow with the database, hence the input-size term.
-    """
-    rows = config["statistics"].get("partition_rows", 4194304)
-    workers = threads * (400 + rows * 120 / 1e6)
-    return int(1024 + workers + 0.01 * input_mb(wildcards, input))
-
-
 rule statistics:
     """PCA, distribution shifts, degeneration and densities of all filters (out of core)."""
     input:

@@ -88,7 +88,7 @@ def test_slurm_kwargs_pass_only_what_is_set() -> None:
         "queue": "short",
         "job_extra_directives": ["--qos=low"],
         "processes": 1,
-        "scheduler_options": {"dashboard_address": None},
+        "scheduler_options": {"dashboard": False, "dashboard_address": ":0"},
     }
 
 
@@ -111,8 +111,8 @@ def test_local_cluster_gives_the_synchronous_result_and_respects_worker_count() 
 def external_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `dask scheduler` with two `dask worker` processes on 127.0.0.1.
 
-    The workers get the checkout on PYTHONPATH, as the README tells users to do, so they can run
-    filterdb's statistics tasks too (test_slurm.py uses this fixture for that).
+    Scheduler and workers get the checkout on PYTHONPATH, as the README tells users to do: both
+    unpickle filterdb's statistics tasks (test_slurm.py uses this fixture for that).
     """
     scheduler_file = tmp_path_factory.mktemp("dask") / "scheduler.json"
     common = ["--no-dashboard"]
@@ -132,6 +132,7 @@ def external_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=env,
         )
     ]
     try:

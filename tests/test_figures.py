@@ -329,3 +329,18 @@ def test_drift_boxplot_has_every_axis_with_its_pairs(small):
     table = drift.drift_table(upper)
     assert table["axis"].tolist() == list(SHIFT_AXES)
     assert table.loc[2, "n_pairs"] == 45  # ten depth deciles
+
+
+def test_axis_without_groups_gets_a_note_not_a_crash(tmp_path):
+    (tmp_path / "training_dataset.csv").write_text("group_a,group_b,D\n")
+    (tmp_path / "training_dataset_groups.csv").write_text("group,n_models,n_filters\n")
+    matrix = shift.read_shift_matrix(
+        tmp_path / "training_dataset.csv",
+        tmp_path / "training_dataset_groups.csv",
+        "training_dataset",
+    )
+    fig = shift.plot_shift_matrix(matrix)
+    assert fig.axes[0].get_title() == "Training Dataset: 0 groups"
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no groups"]
+    save_figure(fig, [tmp_path / "empty.png"], DPI)
+    assert shift.shift_table(matrix).columns.tolist() == ["group", "n_models", "mean_D"]

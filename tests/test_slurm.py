@@ -154,7 +154,8 @@ def _same_tree(left: Path, right: Path) -> list[str]:
 def test_slurm_dask_workers_compute_the_local_result() -> None:
     with dask_client(SLURM_DASK, n_workers=1, memory_mb=1024) as client:
         client.wait_for_workers(2, timeout=180)
-        slurm_jobs = set(client.run(os.environ.get, "SLURM_JOB_ID").values())
+        # A lambda travels by value; os.environ.get would carry this process's environment.
+        slurm_jobs = set(client.run(lambda: os.environ.get("SLURM_JOB_ID")).values())
         result = client.compute(deterministic_graph()).result()
     assert None not in slurm_jobs and len(slurm_jobs) == 2  # each worker is its own SLURM job
     assert (result == expected_result()).all()

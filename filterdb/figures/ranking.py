@@ -39,7 +39,8 @@ def plot_top_models(top: pd.DataFrame) -> Figure:
     """Horizontal bars of the degenerated share, rank 1 on top, share and layer counts printed."""
     labels = [f"{r}. {m}" for r, m in zip(top["rank"], top["model"], strict=True)]
     fontsize = label_fontsize(len(top))
-    height = max(len(top) * max(line_inches(fontsize), 0.25), 1.5) + 1.0
+    # A bar is thicker than a text line, so each row gets 1.5 lines.
+    height = max(len(top) * 1.5 * line_inches(fontsize), 1.5) + 1.0
     fig = Figure(figsize=(6.0 + text_inches(labels, fontsize), height), layout="constrained")
     ax = fig.subplots()
     positions = range(len(top) - 1, -1, -1)
@@ -50,6 +51,7 @@ def plot_top_models(top: pd.DataFrame) -> Figure:
     ):
         ax.text(s, y, f" {100 * s:.1f} % ({d}/{n} layers)", va="center", fontsize=fontsize)
     ax.set_yticks(list(positions), labels, fontsize=fontsize)
+    ax.set_ylim(-0.6, len(top) - 0.4)
     ax.set_xlim(0, 1.3)  # room for the printed share right of a full bar
     ax.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_xlabel("share of filters in degenerated layers")

@@ -103,11 +103,8 @@ def order_groups(shift: ShiftMatrix) -> ShiftMatrix:
 
 def shift_table(shift: ShiftMatrix) -> pd.DataFrame:
     """The numbers behind a matrix figure: the D matrix in plotting order with sizes and mean D."""
-    table = shift.d.copy()
-    table.insert(0, "mean_D", shift.mean_d)
-    table.insert(0, "n_models", shift.n_models.reindex(shift.d.index).to_numpy())
-    table.insert(0, "group", shift.d.index)
-    return table.reset_index(drop=True)
+    groups = group_order_table([shift]).drop(columns=["axis", "position"])
+    return pd.concat([groups, shift.d.reset_index(drop=True)], axis=1)
 
 
 def group_order_table(shifts: list[ShiftMatrix]) -> pd.DataFrame:
@@ -130,13 +127,21 @@ def group_order_table(shifts: list[ShiftMatrix]) -> pd.DataFrame:
 
 
 def _draw_matrix(ax, shift: ShiftMatrix, norm: Normalize, fontsize: float):
-    """Draw one matrix with ``name (n models)`` ticks on both axes; return the image."""
+    """Draw one matrix with ``name (n models)`` ticks on both axes; return the image.
+
+    An axis without groups (no model has a label on it) gets a note instead of a matrix.
+    """
+    ax.set_title(axis_title(shift.axis), fontsize=max(fontsize, 9) + 1)
+    if shift.d.empty:
+        ax.text(0.5, 0.5, "no groups", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return None
     image = ax.imshow(shift.d.to_numpy(), cmap=SEQUENTIAL_CMAP, norm=norm, interpolation="nearest")
     ticks = np.arange(len(shift.d))
     ax.set_xticks(ticks, shift.labels, rotation=90, fontsize=fontsize)
     ax.set_yticks(ticks, shift.labels, fontsize=fontsize)
     ax.tick_params(length=2)
-    ax.set_title(axis_title(shift.axis), fontsize=max(fontsize, 9) + 1)
     return image
 
 
@@ -147,7 +152,7 @@ def _matrix_inches(n: int, fontsize: float) -> float:
 
 def _norm(shifts: list[ShiftMatrix]) -> Normalize:
     """One colour scale from zero to the largest D of all panels, so panels compare by colour."""
-    vmax = max(float(s.d.to_numpy().max()) for s in shifts)
+    vmax = max((float(s.d.to_numpy().max()) for s in shifts if not s.d.empty), default=0.0)
     return Normalize(vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
 
 
@@ -157,7 +162,7 @@ def plot_shift_combined(shifts: list[ShiftMatrix]) -> Figure:
     Each panel's width is its own matrix plus room for its longest label, so neighbouring panels'
     labels cannot run into each other; constrained layout does the final placement.
     """
-    fontsize = label_fontsize(max(len(s.d) for s in shifts))
+    fontsize = label_fontsize(max(len(s.d) for s in shifts))  # one size for all panels
     sides = [_matrix_inches(len(s.d), fontsize) for s in shifts]
     margins = [text_inches(s.labels, fontsize) + 0.3 for s in shifts]
     width = sum(sides) + sum(margins) + 1.2
@@ -165,18 +170,16 @@ def plot_shift_combined(shifts: list[ShiftMatrix]) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, len(shifts), squeeze=False, width_ratios=sides)[0]
     norm = _norm(shifts)
-    image = None
-    for ax, shift in zip(axes, shifts, strict=True):
-        image = _draw_matrix(ax, shift, norm, fontsize)
-    colorbar = fig.colorbar(image, ax=list(axes), shrink=0.8, aspect=30)
-    colorbar.set_label(COLORBAR_LABEL)
+    images = [_draw_matrix(ax, s, norm, fontsize) for ax, s in zip(axes, shifts, strict=True)]
+    drawn = [image for image in images if image is not None]
+    if drawn:
+        fig.colorbar(drawn[0], ax=list(axes), shrink=0.8, aspect=30, label=COLORBAR_LABEL)
     return fig
 
 
 def plot_shift_matrix(shift: ShiftMatrix) -> Figure:
     """One axis's matrix on its own colour scale, titled with its group count and largest D."""
     fig = plot_shift_combined([shift])
-    fig.axes[0].set_title(
-        f"{axis_title(shift.axis)}: {len(shift.d)} groups, max D = {shift.d.to_numpy().max():.3g}"
-    )
+    largest = f", max D = {shift.d.to_numpy().max():.3g}" if not shift.d.empty else ""
+    fig.axes[0].set_title(f"{axis_title(shift.axis)}: {len(shift.d)} groups{largest}")
     return fig

@@ -35,9 +35,9 @@ def plot_randomness_threshold(curve: pd.DataFrame, layers: pd.DataFrame) -> Figu
         ax.scatter(
             subset["n_finite_filters"],
             subset["variance_entropy"],
-            s=5,
+            s=8,
             color=colour,
-            alpha=0.5,
+            alpha=0.6,
             lw=0,
             label=f"{name} ({len(subset):,})",
             rasterized=True,
