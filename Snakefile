@@ -15,6 +15,15 @@ report: "rules/report/workflow.rst"
 include: "rules/common.smk"
 
 
+# Downloads need the internet, which compute nodes often lack: keep them on the submit host in
+# cluster runs unless the config says otherwise (no effect on local runs).
+if config["cluster"]["download_local"]:
+
+    localrules:
+        download_model,
+
+
+
 if DB_SOURCE == "zoo":
 
     include: "rules/download.smk"

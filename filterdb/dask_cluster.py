@@ -3,17 +3,17 @@
 The same statistics code runs on a laptop, inside one cluster job, or across a cluster; only the
 ``dask`` config section changes. Keeping the choice here means the statistics never know which.
 
-The ``dask`` section::
+The ``dask`` section (values shown are the defaults)::
 
     dask:
       cluster: local            # local | address | slurm
       scheduler_address: null   # for "address": tcp://host:8786 of a running scheduler
       slurm:                    # for "slurm": worker jobs submitted through dask-jobqueue
-        workers: 4              # worker processes (one SLURM job each)
-        cores: 1                # cores per worker job
+        workers: 1              # worker processes, one SLURM job each
+        cores: 1                # threads per worker job
         memory: 4GB             # memory per worker job
-        walltime: "01:00:00"
-        queue: null             # SLURM partition
+        walltime: null          # null: dask-jobqueue's default (00:30:00)
+        queue: null             # SLURM partition; null: the cluster's default
         account: null
         job_extra_directives: []
         interface: null         # network interface workers reach the scheduler on, e.g. ib0
@@ -35,17 +35,17 @@ from distributed import Client, LocalCluster
 
 CLUSTER_MODES = ("local", "address", "slurm")
 
-# dask-jobqueue keyword for each key of ``dask.slurm`` passed through unchanged. Keys left unset
-# (None) are not passed, so a site's ~/.config/dask/jobqueue.yaml still supplies them.
-_SLURM_KEYWORDS = {
-    "cores": "cores",
-    "memory": "memory",
-    "walltime": "walltime",
-    "queue": "queue",
-    "account": "account",
-    "job_extra_directives": "job_extra_directives",
-    "interface": "interface",
-}
+# Keys of ``dask.slurm`` passed to SLURMCluster under the same name. Keys left unset (None) are
+# not passed, so a site's ~/.config/dask/jobqueue.yaml still supplies them.
+_SLURMCLUSTER_KEYS = (
+    "cores",
+    "memory",
+    "walltime",
+    "queue",
+    "account",
+    "job_extra_directives",
+    "interface",
+)
 _DEFAULT_STARTUP_TIMEOUT_S = 600
 # The directory holding the filterdb package: worker jobs must import it to unpickle the tasks.
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -75,13 +75,11 @@ def slurm_cluster_kwargs(slurm_config: dict[str, Any]) -> dict[str, Any]:
     job script puts this checkout on ``PYTHONPATH``, since SLURM may start the worker in any
     directory and the tasks it receives are functions of ``filterdb``.
     """
-    unknown = set(slurm_config) - set(_SLURM_KEYWORDS) - {"workers", "startup_timeout"}
+    unknown = set(slurm_config) - set(_SLURMCLUSTER_KEYS) - {"workers", "startup_timeout"}
     if unknown:
         raise ValueError(f"unknown keys in dask.slurm: {', '.join(sorted(unknown))}")
     kwargs = {
-        keyword: slurm_config[key]
-        for key, keyword in _SLURM_KEYWORDS.items()
-        if slurm_config.get(key) is not None
+        key: slurm_config[key] for key in _SLURMCLUSTER_KEYS if slurm_config.get(key) is not None
     }
     kwargs.setdefault("cores", 1)
     kwargs.setdefault("memory", "4GB")
@@ -99,9 +97,10 @@ def _slurm_client(slurm_config: dict[str, Any]) -> Iterator[Client]:
     """Submit worker jobs, wait for the first to join, and cancel them all on exit."""
     from dask_jobqueue import SLURMCluster  # only a SLURM run needs dask-jobqueue
 
-    workers = max(1, int(slurm_config.get("workers", 1)))
-    timeout = float(slurm_config.get("startup_timeout", _DEFAULT_STARTUP_TIMEOUT_S))
-    with SLURMCluster(**slurm_cluster_kwargs(slurm_config)) as cluster:
+    workers = max(1, int(slurm_config.get("workers") or 1))
+    timeout = float(slurm_config.get("startup_timeout") or _DEFAULT_STARTUP_TIMEOUT_S)
+    cluster = SLURMCluster(**slurm_cluster_kwargs(slurm_config))
+    try:
         cluster.scale(workers)
         with Client(cluster) as client:
             try:
@@ -109,9 +108,17 @@ def _slurm_client(slurm_config: dict[str, Any]) -> Iterator[Client]:
             except TimeoutError as error:
                 raise TimeoutError(
                     f"no Dask worker joined within {timeout:.0f} s of submitting {workers} SLURM "
-                    "job(s); check `squeue --me` and dask.slurm.queue/account in the config"
+                    "job(s); look for sbatch errors above, check `squeue --me` and "
+                    "dask.slurm (queue, account, memory, cores) in the config"
                 ) from error
             yield client
+    except BaseException:
+        # Cancel the worker jobs, but report the error that brought us here: closing a cluster
+        # whose jobs SLURM refused fails too, and that error would hide the cause.
+        with contextlib.suppress(Exception):
+            cluster.close()
+        raise
+    cluster.close()
 
 
 @contextlib.contextmanager

@@ -128,6 +128,8 @@ def external_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
                 "0",
                 "--scheduler-file",
                 str(scheduler_file),
+                "--dashboard-address",
+                "127.0.0.1:0",
                 *common,
             ],
             stdout=subprocess.DEVNULL,

@@ -74,7 +74,9 @@ def slurm_partition() -> Iterator[str]:
     """The test partition, up; the profile reads it from FILTERDB_SLURM_PARTITION."""
     if shutil.which("sinfo") is None:
         if _in_ci():
-            pytest.fail("CI must run the SLURM tests: bash .ci/slurm/install.sh && start.sh")
+            pytest.fail(
+                "CI must run the SLURM tests: bash .ci/slurm/install.sh && bash .ci/slurm/start.sh"
+            )
         pytest.skip("SLURM is not installed (no sinfo)")
     state = subprocess.run(
         ["sinfo", "-h", "-p", PARTITION, "-o", "%a"],
@@ -169,6 +171,19 @@ def test_slurm_dask_workers_compute_the_local_result() -> None:
     assert queued.stdout.split() == []
 
 
+def test_slurm_workers_that_never_start_raise_a_timeout_naming_the_cause() -> None:
+    # More memory than the test node has: SLURM refuses the worker jobs, so none ever joins.
+    section = {
+        "cluster": "slurm",
+        "slurm": {**SLURM_DASK["slurm"], "memory": "4000GB", "startup_timeout": 5},
+    }
+    with (
+        pytest.raises(TimeoutError, match="no Dask worker joined within 5 s"),
+        dask_client(section, n_workers=1, memory_mb=1024),
+    ):
+        pytest.fail("dask_client yielded without a worker")
+
+
 @pytest.mark.slow
 def test_statistics_are_identical_on_local_external_and_slurm_workers(
     local_db: Path, external_scheduler: str, tmp_path: Path
@@ -247,7 +262,7 @@ def test_failed_slurm_job_is_reported_and_a_rerun_resumes(tmp_path: Path) -> Non
         {"model": "tiny_early", "source": "file:checkpoints/tiny_early.pt"},
         {"model": "tiny_late", "source": "file:incoming/tiny_late.pt"},
     ]
-    zoo = pd.DataFrame(rows, columns=columns).fillna("")
+    zoo = pd.DataFrame([{column: row.get(column, "") for column in columns} for row in rows])
     zoo.to_csv(workdir / "tiny_zoo.tsv", sep="\t", index=False)
     (workdir / "tiny.yaml").write_text("zoo: tiny_zoo.tsv\ncluster:\n  download_local: false\n")
     _tiny_checkpoint(workdir / "checkpoints/tiny_early.pt", seed=1)
@@ -273,9 +288,12 @@ def test_failed_slurm_job_is_reported_and_a_rerun_resumes(tmp_path: Path) -> Non
     first = snakemake(workdir, *args, timeout=300, check=False)
     log = first.stdout + first.stderr
     assert first.returncode not in (0, 124, 137), log[-3000:]
-    failed = [int(i) for i in re.findall(r"SLURM-job '(\d+)' failed", log)]
+    # Reported as a failed group whose log is the SLURM job's, and SLURM saw that job fail.
+    failed = re.findall(r"message: Error in group per_model\s+log: \S+/(\d+)\.log", log)
     assert len(failed) == 1, log[-3000:]
-    assert _jobcomp()[failed[0]]["JobState"] == "FAILED"
+    records = _jobcomp()
+    assert records[int(failed[0])]["JobState"] == "FAILED"
+    assert {records[i]["JobState"] for i in _submissions(log).values()} == {"FAILED", "COMPLETED"}
     assert (
         "local checkpoint file not found" in (workdir / "logs/download/tiny_late.log").read_text()
     )

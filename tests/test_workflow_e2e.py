@@ -88,7 +88,7 @@ def test_database_is_byte_identical_in_a_second_clean_copy(built_zoo, tmp_path, 
     first, config = built_zoo
     second = copy_workflow(tmp_path / "second")
     (second / "test-cache.yaml").write_text(f"download:\n  wheel_cache_dir: {wheel_cache}\n")
-    snakemake(second, "--cores", "2", *config, *DB_TARGETS, timeout=1200)
+    snakemake(second, "--cores", "2", *DB_TARGETS, *config, timeout=1200)
     files = db_files(first)
     assert files == db_files(second)
     match, mismatch, errors = filecmp.cmpfiles(first, second, files, shallow=False)

@@ -4,7 +4,8 @@
 ``results/db/`` layout, so the statistics and figures run on the published filters without
 downloading a single model; ``export_published`` writes any ``results/db/`` (ours or imported)
 back in the v1.0.0 layout, so the original notebook runs on our rebuild. Both stream the filters.
-See ``README.md`` beside this file for the column mapping and what is (not) round-tripped.
+The README section "Published CNN Filter DB files" gives the column mapping and what is (not)
+round-tripped.
 """
 
 from filterdb.published.errors import PublishedFileError

@@ -1,7 +1,7 @@
 """Column names of the published meta table and of ``results/db/``, and how they correspond.
 
 One place for the correspondence, used by import and export alike, so the two cannot drift apart.
-See ``README.md`` in this folder for the full mapping and its reasons.
+The README section "Published CNN Filter DB files" summarises the mapping.
 """
 
 from __future__ import annotations
