@@ -18,17 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from filterdb.manifest import MANIFEST_COLUMNS  # noqa: E402
+from filterdb.columns import LAYER_COLUMNS, MANIFEST_COLUMNS  # noqa: E402
+from filterdb.filter_file import DEFAULT_ROW_GROUP_SIZE as ROW_GROUP_SIZE  # noqa: E402
+from filterdb.filter_file import FILTER_SCHEMA, open_writer  # noqa: E402
 from filterdb.tables import write_frame  # noqa: E402
-
-FILTER_SCHEMA = pa.schema([("layer", pa.int32())] + [(f"w{j}", pa.float32()) for j in range(9)])
-ROW_GROUP_SIZE = 1_048_576
 
 
 @dataclass
@@ -61,9 +59,7 @@ class ModelWriter:
     def __init__(self, path: Path, row_group_size: int = ROW_GROUP_SIZE) -> None:
         self.path = path
         self.row_group_size = row_group_size
-        self._writer = pq.ParquetWriter(
-            path, FILTER_SCHEMA, compression="zstd", use_dictionary=["layer"]
-        )
+        self._writer = open_writer(path)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.layer_rows: list[dict] = []
@@ -165,31 +161,13 @@ def write_tables(db_dir: Path, models: Sequence[Model], layer_rows: Sequence[lis
         model_rows.append(_model_row(model_id, model, rows))
     int_columns = ["depth", "conv_depth", "in_channels", "out_channels", "groups", "n_filters"]
     int_columns += ["filter_start", "n_nan", "n_inf"]
-    layer_frame = pd.DataFrame(layers, columns=list(_LAYER_COLUMNS))
+    layer_frame = pd.DataFrame(layers, columns=list(LAYER_COLUMNS))
     layer_frame = layer_frame.astype({"layer": "int32", **dict.fromkeys(int_columns, "int64")})
     layer_frame["conv_depth_norm"] = layer_frame["conv_depth_norm"].astype("float64")
     model_frame = pd.DataFrame(model_rows)
     model_frame["opset"] = model_frame["opset"].astype("Int64")
     write_frame(layer_frame, Path(db_dir) / "layers.parquet")
     write_frame(model_frame, Path(db_dir) / "models.parquet")
-
-
-_LAYER_COLUMNS = (
-    "model",
-    "layer",
-    "layer_name",
-    "depth",
-    "conv_depth",
-    "conv_depth_norm",
-    "depth_method",
-    "in_channels",
-    "out_channels",
-    "groups",
-    "n_filters",
-    "filter_start",
-    "n_nan",
-    "n_inf",
-)
 
 
 def write_db(db_dir: Path, models: Sequence[Model], row_group_size: int = ROW_GROUP_SIZE) -> Path:

@@ -15,24 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from filterdb.columns import MANIFEST_COLUMNS
+from filterdb.columns import LAYER_COLUMNS, MANIFEST_COLUMNS
 
-LAYER_COLUMNS = (
-    "model",
-    "layer",
-    "layer_name",
-    "depth",
-    "conv_depth",
-    "conv_depth_norm",
-    "depth_method",
-    "in_channels",
-    "out_channels",
-    "groups",
-    "n_filters",
-    "filter_start",
-    "n_nan",
-    "n_inf",
-)
 SUMMARY_COLUMNS = ("format", "producer", "opset", "depth_method", "n_conv_layers")
 
 

@@ -21,3 +21,21 @@ META_COLUMNS = (
     "Accessible",
 )
 MANIFEST_COLUMNS = ("model", "source", "sha256", *META_COLUMNS)
+
+# Columns of results/db/layers.parquet, in order (README "The filter database").
+LAYER_COLUMNS = (
+    "model",
+    "layer",
+    "layer_name",
+    "depth",
+    "conv_depth",
+    "conv_depth_norm",
+    "depth_method",
+    "in_channels",
+    "out_channels",
+    "groups",
+    "n_filters",
+    "filter_start",
+    "n_nan",
+    "n_inf",
+)

@@ -9,7 +9,6 @@ from conftest import REPO, snakemake
 from test_published import notebook_read, published_filters, published_meta, write_v1
 
 from filterdb.dask_cluster import dask_client
-from filterdb.errors import ModelError
 from filterdb.published import import_published
 
 
@@ -58,17 +57,11 @@ def test_rules_import_then_export(tmp_path, published_file):
     assert (workdir / "benchmarks/out/import_published.tsv").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ModelError,
-    reason="filterdb.stats refuses layers with null in_channels/out_channels/groups, which a "
-    "published import has; expected: treat such a layer as n_filters outputs of 1 input channel",
-)
 def test_statistics_run_on_an_imported_database(tmp_path, published_file):
     """The statistics stage's public entry point reads an imported database as it is.
 
     Published meta has no in/out channels: layers.parquet leaves them null, and the statistics
-    are expected to treat such a layer as n_filters output channels of one input channel.
+    then report orthogonality as unknown (NaN) for those layers instead of refusing them.
     """
     runner = pytest.importorskip("filterdb.stats.runner", reason="statistics not written yet")
     from filterdb.stats.options import StatsOptions
@@ -85,3 +78,22 @@ def test_statistics_run_on_an_imported_database(tmp_path, published_file):
         )
     assert len(result.layer_metrics) == 9
     assert result.model_summary["n_filters"].sum() == 130
+
+
+@pytest.mark.slow
+def test_readme_command_runs_import_statistics_and_figures(tmp_path, published_file):
+    """The README's one command on a published v1.0.0 file: import, statistics, figures."""
+    from conftest import copy_workflow
+
+    path, filters, _ = published_file
+    workdir = copy_workflow(tmp_path / "clone")
+    database = f'database={{"source": "published", "published_file": "{path}"}}'
+    snakemake(workdir, "--cores", "2", "--config", database, timeout=900)
+    stats = workdir / "results/stats"
+    assert (stats / "pca_basis.json").is_file()
+    import json
+
+    basis = json.loads((stats / "pca_basis.json").read_text())
+    assert basis["n_filters"] + basis["n_nonfinite_filters"] == len(filters)
+    assert len(list((workdir / "results/figures").glob("*.png"))) >= 12
+    assert not (workdir / "results/failures.tsv").exists()

@@ -118,3 +118,36 @@ def test_external_scheduler_gives_identical_files(
         partition_rows=700,
     )
     _assert_same(single_worker, remote)
+
+
+def test_worker_killed_mid_statistics_changes_nothing(external_scheduler, tmp_path):
+    """SIGKILL one worker process while it holds tasks: Dask reruns them, the bytes stay equal."""
+    import signal
+    import threading
+    import time
+
+    from benchmarks.synthetic_db import generate_synthetic_db
+
+    db = tmp_path / "db"
+    generate_synthetic_db(db, 3_000_000, seed=1, workers=1, row_group_size=65536)
+    reference = _run(db, tmp_path / "ref", {}, workers=1, partition_rows=10**9)
+
+    outcome: dict = {}
+
+    def run_remote() -> None:
+        config = {"scheduler_address": external_scheduler}
+        outcome["files"] = _run(db, tmp_path / "remote", config, workers=2, partition_rows=65536)
+
+    thread = threading.Thread(target=run_remote)
+    thread.start()
+    with Client(external_scheduler, timeout=60) as watcher:
+        deadline = time.monotonic() + 120
+        while not any(watcher.processing().values()):
+            assert thread.is_alive() and time.monotonic() < deadline, "no task ever ran"
+            time.sleep(0.05)
+        busy = next(addr for addr, tasks in watcher.processing().items() if tasks)
+        pid = watcher.run(os.getpid, workers=[busy])[busy]
+        os.kill(pid, signal.SIGKILL)  # the nanny starts a fresh worker; its tasks move
+    thread.join(timeout=600)
+    assert "files" in outcome, "the statistics did not finish after the worker was killed"
+    _assert_same(reference, outcome["files"])

@@ -312,7 +312,7 @@ def test_partitions_refuse_a_file_that_splits_a_layer(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from benchmarks.synthetic_db import FILTER_SCHEMA
+    from filterdb.filter_file import FILTER_SCHEMA
 
     rng = np.random.default_rng(10)
     db = write_db(tmp_path / "db", [Model("m0", {}, [_layer(rng, 8, 4)])])
@@ -332,3 +332,19 @@ def test_missing_filter_file_is_a_model_error_naming_model_and_file(tmp_path):
     models, layers = _prepare_tables(db / "models.parquet", db / "layers.parquet", StatsOptions())
     with pytest.raises(ModelError, match=r"model 'm0' \(.*m0\.parquet\): cannot read"):
         plan_partitions(models, layers, db / "filters", 10**6, np.array([-1]))
+
+
+def test_unknown_channel_counts_leave_only_orthogonality_undefined(tmp_path):
+    from filterdb.stats.passes import moments_pass
+
+    rng = np.random.default_rng(12)
+    db = write_db(tmp_path / "db", [Model("m0", {}, [_layer(rng, 8, 4), _layer(rng, 16, 8)])])
+    table = pd.read_parquet(db / "layers.parquet")
+    for column in ("in_channels", "out_channels", "groups"):
+        table[column] = pd.array([pd.NA] * len(table), dtype="Int64")
+    table.to_parquet(db / "layers.parquet", index=False)
+    models, layers = _prepare_tables(db / "models.parquet", db / "layers.parquet", StatsOptions())
+    (spec,) = plan_partitions(models, layers, db / "filters", 10**6, np.array([-1]))
+    result = moments_pass(spec)
+    assert np.isnan(result["orthogonality"]).all()
+    assert (result["variance_entropy"] > 0.5).all() and result["n_finite"].tolist() == [32, 128]

@@ -1,8 +1,9 @@
 """The ``statistics`` rule and its script, run by the real snakemake CLI on a small database.
 
 The rule file is included from a minimal Snakefile that provides what ``rules/common.smk``
-normally does (directories, ``filter_files()``, ``input_mb``), so the test exercises the rule's
-declared outputs, params, resources and the script's wiring without the rest of the workflow.
+normally does (directories, ``filter_files()``, ``all_cores()``, the resource functions), so
+the test exercises the rule's declared outputs, params and the script's wiring without the rest
+of the workflow.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def filter_files():
 
 def input_mb(wildcards, input):
     return sum(Path(f).stat().st_size for f in input) / 1e6
+
+
+def all_cores():
+    return workflow.cores
+
+
+def statistics_mem_mb(wildcards, input, threads):
+    return 1024 + 600 * threads
 
 
 include: {rules!r}

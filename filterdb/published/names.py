@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from filterdb.columns import MANIFEST_COLUMNS
+from filterdb.columns import LAYER_COLUMNS, MANIFEST_COLUMNS
 
 # Published name -> our name, for columns whose meaning is the same but whose name differs.
 LAYER_RENAMES = {"layer_id": "layer_name", "graph_depth": "depth"}
@@ -44,22 +44,7 @@ PUBLISHED_MODEL_COLUMNS = (
 )
 SHAPE_COLUMN = re.compile(r"^\(\d+, \d+\) filters$")
 
-LAYER_TABLE_COLUMNS = [
-    "model",
-    "layer",
-    "layer_name",
-    "depth",
-    "conv_depth",
-    "conv_depth_norm",
-    "depth_method",
-    "in_channels",
-    "out_channels",
-    "groups",
-    "n_filters",
-    "filter_start",
-    "n_nan",
-    "n_inf",
-]
+LAYER_TABLE_COLUMNS = list(LAYER_COLUMNS)
 MODEL_TABLE_HEAD = [
     "model_id",
     "model",

@@ -10,7 +10,8 @@ near-zero). The conventions follow torchconvquality so numbers are comparable wi
   0 when there is no variance (one filter, identical filters), with 0 log 0 = 0.
 * orthogonality: 1 - mean |cos| between distinct output channels (rows of the
   ``(c_out, c_in/groups * 9)`` weight matrix, zero rows kept as zero). With fewer than two
-  channels there is no pair to compare, so it is NaN (torchconvquality divides 0 by 0 there).
+  channels there is no pair to compare, so it is NaN (torchconvquality divides 0 by 0 there);
+  it is NaN too when the layer's channel counts are unknown (published imports).
 
 Non-finite filters are left out; orthogonality drops every output channel that holds one.
 """
@@ -71,7 +72,12 @@ def variance_entropy(moments: Moments) -> float:
 
 
 def orthogonality(raw: np.ndarray, finite: np.ndarray, out_channels: int, fan_in: int) -> float:
-    """1 - sum |W_n W_n^T - I| / (c (c - 1)) over the c output channels without NaN/Inf."""
+    """1 - sum |W_n W_n^T - I| / (c (c - 1)) over the c output channels without NaN/Inf.
+
+    NaN when the channel layout is unknown (``fan_in`` 0, e.g. a published import).
+    """
+    if fan_in == 0:
+        return float("nan")
     keep = finite.reshape(out_channels, fan_in).all(axis=1)
     weights = np.ascontiguousarray(raw.T).reshape(out_channels, fan_in * 9)[keep]
     channels = weights.shape[0]

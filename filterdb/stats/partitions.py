@@ -31,7 +31,7 @@ class PartitionSpec:
     layers: tuple[int, ...]
     n_filters: tuple[int, ...]
     out_channels: tuple[int, ...]
-    fan_in: tuple[int, ...]  # in_channels // groups: filters per output channel
+    fan_in: tuple[int, ...]  # in_channels // groups: filters per output channel; 0 unknown
     deciles: tuple[int, ...]
     kde_group: int  # index of the model's Visual Category, -1 when it has none
 
@@ -60,7 +60,7 @@ def plan_partitions(
         if table is None or len(table) == 0:
             continue
         path = Path(filters_dir) / f"{model}.parquet"
-        _check_shapes(model, path, table)
+        out_channels, fan_in = _channel_layout(model, path, table)
         row_groups = _row_group_layers(model, path, table["n_filters"].to_numpy())
         for run in _runs(row_groups, partition_rows):
             first, last = run[0][1], run[-1][2]
@@ -73,8 +73,8 @@ def plan_partitions(
                     row_groups=tuple(rg for rg, _, _, _ in run),
                     layers=tuple(int(v) for v in part["layer"]),
                     n_filters=tuple(int(v) for v in part["n_filters"]),
-                    out_channels=tuple(int(v) for v in part["out_channels"]),
-                    fan_in=tuple(int(v) for v in part["in_channels"] // part["groups"]),
+                    out_channels=tuple(int(v) for v in out_channels[first:last]),
+                    fan_in=tuple(int(v) for v in fan_in[first:last]),
                     deciles=tuple(int(v) for v in part["decile"]),
                     kde_group=int(kde_groups[model_id]),
                 )
@@ -82,18 +82,29 @@ def plan_partitions(
     return specs
 
 
-def _check_shapes(model: str, path: Path, table: pd.DataFrame) -> None:
-    """Each layer's filter count must be c_out * c_in / groups (orthogonality reshapes by it)."""
-    fan = table["in_channels"] // table["groups"]
-    bad = table[(table["out_channels"] * fan != table["n_filters"]) | (table["groups"] < 1)]
-    if len(bad):
-        row = bad.iloc[0]
+def _channel_layout(model: str, path: Path, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each layer's (out_channels, filters per output channel); (0, 0) where unknown.
+
+    Orthogonality reshapes a layer to (c_out, c_in / groups * 9), so a known layout must account
+    for every filter. A published import has no channel counts (null): its layers get (0, 0),
+    and their orthogonality is NaN rather than a guess.
+    """
+    shape = table[["out_channels", "in_channels", "groups"]]
+    known = shape.notna().all(axis=1).to_numpy()
+    out_channels = shape["out_channels"].fillna(0).to_numpy(dtype=np.int64)
+    in_channels = shape["in_channels"].fillna(0).to_numpy(dtype=np.int64)
+    groups = shape["groups"].fillna(1).to_numpy(dtype=np.int64)
+    fan_in = np.where(known & (groups >= 1), in_channels // np.maximum(groups, 1), 0)
+    bad = known & ((groups < 1) | (out_channels * fan_in != table["n_filters"].to_numpy()))
+    if bad.any():
+        row = table.iloc[int(np.flatnonzero(bad)[0])]
         raise ModelError(
             model,
             str(path),
             f"layer {row['layer']} has {row['n_filters']} filters but out_channels="
             f"{row['out_channels']}, in_channels={row['in_channels']}, groups={row['groups']}",
         )
+    return np.where(known, out_channels, 0), fan_in
 
 
 def _row_group_layers(

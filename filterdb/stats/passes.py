@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from filterdb.stats.binning import coarse_histograms, coefficient_histograms, joint_histogram
+from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import layer_quality
+from filterdb.stats.malloc_tuning import tune_malloc
 from filterdb.stats.moments import chunk_slices, streamed_moments
 from filterdb.stats.partitions import PartitionSpec, layer_slices, read_partition
 from filterdb.stats.pca import project
@@ -32,6 +33,7 @@ from filterdb.stats.scaling import LayerFilters
 
 def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
     """Index within the partition and filters of each layer."""
+    tune_malloc()
     raw = read_partition(spec)
     for i, columns in enumerate(layer_slices(spec)):
         yield i, LayerFilters.of(raw[:, columns])
@@ -59,7 +61,7 @@ def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
         "clean_entropy": np.zeros(n),
         "orthogonality": np.zeros(n),
     }
-    with threadpool_limits(1):
+    with single_blas_thread():
         for i, filters in _layers(spec):
             moments = streamed_moments(filters.values.shape[1], filters.scaled_chunk)
             quality = layer_quality(filters, spec.out_channels[i], spec.fan_in[i])
@@ -80,7 +82,7 @@ def range_pass(
     lo, hi = np.inf, -np.inf
     bins = len(density_edges) - 1
     joint = np.zeros(bins * bins, dtype=np.int64)
-    with threadpool_limits(1):
+    with single_blas_thread():
         for _, filters in _layers(spec):
             for coefficients in _coefficient_chunks(filters, mean, components):
                 lo = min(lo, float(coefficients.min()))
@@ -102,7 +104,7 @@ def histogram_pass(
     cells: dict[int, np.ndarray] = {}
     fine = np.zeros(9 * fine_bins, dtype=np.int64)
     lo, hi = float(edges[0]), float(edges[-1])
-    with threadpool_limits(1):
+    with single_blas_thread():
         for i, filters in _layers(spec):
             hist = cells.setdefault(spec.deciles[i], np.zeros(9 * bins, dtype=np.int64))
             for coefficients in _coefficient_chunks(filters, mean, components):

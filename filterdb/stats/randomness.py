@@ -8,8 +8,8 @@ does not depend on which worker computes which size or in what order.
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import variance_entropy
 from filterdb.stats.moments import streamed_moments
 
@@ -18,7 +18,7 @@ def random_entropy(n: int, repeats: int, seed: int) -> tuple[float, float]:
     """Mean and standard deviation (ddof=0) of the variance entropy of ``repeats`` random
     sets of ``n`` standard-normal 3x3 filters."""
     rng = np.random.default_rng([seed, n])
-    with threadpool_limits(1):
+    with single_blas_thread():
         entropies = [
             variance_entropy(
                 streamed_moments(

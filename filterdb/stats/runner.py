@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from distributed import Client, as_completed
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from filterdb.stats.binning import uniform_edges
+from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import randomness_threshold
 from filterdb.stats.density import binned_kde, coefficient_stds
 from filterdb.stats.grouping import (
@@ -147,61 +147,24 @@ def run_statistics(
         f"in {len(specs)} partitions"
     )
     sizes = options.randomness_sizes()
+    repeats, seed = options.randomness_repeats, options.randomness_seed
     random_futures = [
-        client.submit(
-            random_entropy, int(n), options.randomness_repeats, options.randomness_seed, pure=False
-        )
-        for n in sizes
+        client.submit(random_entropy, int(n), repeats, seed, pure=False) for n in sizes
     ]
 
-    # Pass 1: per-layer moments and metrics, kept in layer order.
-    layer_parts: list[dict[str, np.ndarray] | None] = [None] * len(specs)
-
-    def keep(i: int, result: dict[str, np.ndarray]) -> None:
-        layer_parts[i] = result
-
-    _run_pass(client, moments_pass, specs, (), "pass 1/3 moments+degeneration", keep)
-    partials = _layer_partials(layer_parts, layers)
+    partials = _moments(client, specs, layers)
     n_nonfinite = int(layers["n_filters"].sum() - partials["n_finite"].sum())
     if n_nonfinite:
         _log(f"left out {n_nonfinite} filters holding NaN or Inf (see layer_metrics)")
-    with threadpool_limits(1):
+    with single_blas_thread():
         basis = fit_pca(pooled_moments(partials["n_finite"], partials["mean"], partials["m2"]))
-
-    # Pass 2: coefficient range and the c0/c1 density.
     limit = options.density_limit
     density_edges = np.linspace(-limit, limit, options.density_bins + 1)
-    density = np.zeros(options.density_bins**2, dtype=np.int64)
-    extremes = [np.inf, -np.inf]
-
-    def fold_range(_: int, result: dict) -> None:
-        extremes[0] = min(extremes[0], result["min"])
-        extremes[1] = max(extremes[1], result["max"])
-        density[result["density_index"]] += result["density_counts"]
-
-    args = (basis.mean, basis.components, density_edges)
-    _run_pass(client, range_pass, specs, args, "pass 2/3 coefficient range", fold_range)
-    coef_min, coef_max = float(extremes[0]), float(extremes[1])
-
-    # Pass 3: histograms per (model, decile) cell and per Visual Category.
+    coef_min, coef_max, density = _coefficient_range(client, specs, basis, density_edges)
     edges = uniform_edges(coef_min, coef_max, options.bins)
-    cells: dict[tuple[int, int], np.ndarray] = {}
-    fine = np.zeros((len(kde_labels), 9 * options.kde_fine_bins), dtype=np.int64)
+    cells, fine = _histograms(client, specs, basis, edges, options.kde_fine_bins, len(kde_labels))
 
-    def fold_histograms(_: int, result: dict) -> None:
-        for decile, hist in zip(result["deciles"], result["histograms"], strict=True):
-            key = (int(result["model_id"]), int(decile))
-            if key in cells:
-                cells[key] += hist
-            else:
-                cells[key] = hist.copy()
-        if result["kde_group"] >= 0:
-            fine[result["kde_group"]] += result["fine"]
-
-    args = (basis.mean, basis.components, edges, options.kde_fine_bins)
-    _run_pass(client, histogram_pass, specs, args, "pass 3/3 histograms", fold_histograms)
-
-    with threadpool_limits(1):
+    with single_blas_thread():
         shift = _shift_axes(models, cells, edges, basis, options)
         kde = _kde_curves(
             kde_labels, kde_groups, layers, partials, fine, basis, edges, options.kde_grid_points
@@ -231,6 +194,64 @@ def run_statistics(
         kde=kde,
         randomness=randomness,
     )
+
+
+def _moments(
+    client: Client, specs: list[PartitionSpec], layers: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Pass 1: per-layer moments and metrics, as arrays aligned with ``layers``."""
+    parts: list[dict[str, np.ndarray] | None] = [None] * len(specs)
+
+    def keep(i: int, result: dict[str, np.ndarray]) -> None:
+        parts[i] = result
+
+    _run_pass(client, moments_pass, specs, (), "pass 1/3 moments+degeneration", keep)
+    return _layer_partials(parts, layers)
+
+
+def _coefficient_range(
+    client: Client, specs: list[PartitionSpec], basis: PcaBasis, density_edges: np.ndarray
+) -> tuple[float, float, np.ndarray]:
+    """Pass 2: global min and max of all coefficients and the flat c0/c1 joint counts."""
+    bins = len(density_edges) - 1
+    density = np.zeros(bins * bins, dtype=np.int64)
+    extremes = [np.inf, -np.inf]
+
+    def fold(_: int, result: dict) -> None:
+        extremes[0] = min(extremes[0], result["min"])
+        extremes[1] = max(extremes[1], result["max"])
+        density[result["density_index"]] += result["density_counts"]
+
+    args = (basis.mean, basis.components, density_edges)
+    _run_pass(client, range_pass, specs, args, "pass 2/3 coefficient range", fold)
+    return float(extremes[0]), float(extremes[1]), density
+
+
+def _histograms(
+    client: Client,
+    specs: list[PartitionSpec],
+    basis: PcaBasis,
+    edges: np.ndarray,
+    fine_bins: int,
+    n_kde_groups: int,
+) -> tuple[dict[tuple[int, int], np.ndarray], np.ndarray]:
+    """Pass 3: counts per (model_id, decile) cell and fine counts per Visual Category."""
+    cells: dict[tuple[int, int], np.ndarray] = {}
+    fine = np.zeros((n_kde_groups, 9 * fine_bins), dtype=np.int64)
+
+    def fold(_: int, result: dict) -> None:
+        for decile, hist in zip(result["deciles"], result["histograms"], strict=True):
+            key = (int(result["model_id"]), int(decile))
+            if key in cells:
+                cells[key] += hist
+            else:
+                cells[key] = hist.copy()
+        if result["kde_group"] >= 0:
+            fine[result["kde_group"]] += result["fine"]
+
+    args = (basis.mean, basis.components, edges, fine_bins)
+    _run_pass(client, histogram_pass, specs, args, "pass 3/3 histograms", fold)
+    return cells, fine
 
 
 def _layer_partials(parts: list[dict | None], layers: pd.DataFrame) -> dict[str, np.ndarray]:

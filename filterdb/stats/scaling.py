@@ -34,7 +34,7 @@ def scale_by_peak(raw: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     """
     den = peaks.astype(np.float64)
     den[den == 0] = 1.0
-    return raw.astype(np.float64) / den
+    return np.divide(raw, den, dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def layer_metrics(layers: pd.DataFrame, partials: dict[str, np.ndarray]) -> pd.D
             "layer": layers["layer"].to_numpy(dtype=np.int32),
             "n_filters": layers["n_filters"].to_numpy(dtype=np.int64),
             "n_finite_filters": n_finite.astype(np.int64),
-            "conv_depth": layers["conv_depth"].to_numpy(dtype=np.int64),
+            "conv_depth": layers["conv_depth"].to_numpy(),  # as stored (nullable on imports)
             "conv_depth_norm": layers["conv_depth_norm"].to_numpy(dtype=np.float64),
             "sparsity": sparsity,
             "variance_entropy": entropy,
