@@ -8,7 +8,11 @@ rule assemble_database:
     output:
         layers=f"{DB_DIR}/layers.parquet",
         models=f"{DB_DIR}/models.parquet",
-        failures="results/failures.tsv",
+        failures=report(
+            "results/failures.tsv",
+            caption="report/failures.rst",
+            category="Failures",
+        ),
     log:
         "logs/assemble.log",
     benchmark:

@@ -238,3 +238,18 @@ def write_stats_fixture(
             )
     pd.concat(kde).to_csv(stats / "kde_visual_category.csv", index=False)
     return StatsFixture(stats_dir=stats, models=models, layers=layers)
+
+
+# Every figure the workflow writes (as .png, .pdf and .csv), for the figure and report tests.
+FIGURES = [f"shift_{axis}" for axis in SHIFT_AXES] + [
+    "shift_combined",
+    "drift_boxplot",
+    "pca_components",
+    "pca_evr",
+    "pca_covariance",
+    "ridge_kde",
+    "density_c0_c1",
+    "degeneration_depth",
+    "randomness_threshold",
+    "degenerated_models_top",
+]

@@ -7,8 +7,10 @@ byte-identical to an undisturbed run.
 
 from __future__ import annotations
 
+import base64
 import filecmp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,7 +84,10 @@ def test_skip_failed_models_builds_from_the_others(tmp_path, wheel_cache):
     assert "broken_model" not in set(models["model"]) and len(models) == 5
     assert (workdir / "results/stats/pca_basis.json").is_file()
     snakemake(workdir, "--cores", "1", *config, "--report", "results/report.html")
-    assert "broken_model" in (workdir / "results/report.html").read_text(errors="replace")
+    report = (workdir / "results/report.html").read_text()
+    embedded = re.search(r"filename=failures\.tsv;base64,([A-Za-z0-9+/=]+)", report)
+    assert embedded, "the report does not include results/failures.tsv"
+    assert base64.b64decode(embedded.group(1)) == (workdir / "results/failures.tsv").read_bytes()
 
 
 def run_and_kill(workdir: Path, config: list[str], marker: str, timeout: float = 600) -> None:

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
-from stats_fixture import SHIFT_AXES, write_stats_fixture
+from stats_fixture import FIGURES, SHIFT_AXES, write_stats_fixture
 
 from filterdb.figures import degeneration, density, drift, pca, ranking, ridge, shift, threshold
 from filterdb.figures.style import MIN_LABEL_FONTSIZE, save_figure, save_table
@@ -69,18 +69,6 @@ def build(name: str, stats_dir) -> Figure:
     )
 
 
-FIGURES = [f"shift_{axis}" for axis in SHIFT_AXES] + [
-    "shift_combined",
-    "drift_boxplot",
-    "pca_components",
-    "pca_evr",
-    "pca_covariance",
-    "ridge_kde",
-    "density_c0_c1",
-    "degeneration_depth",
-    "randomness_threshold",
-    "degenerated_models_top",
-]
 LABEL_HEAVY = [f"shift_{axis}" for axis in SHIFT_AXES] + [
     "shift_combined",
     "drift_boxplot",

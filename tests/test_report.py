@@ -14,21 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import copy_workflow, snakemake
 from PIL import Image
-from stats_fixture import SHIFT_AXES, write_stats_fixture
+from stats_fixture import FIGURES, write_stats_fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
-FIGURES = [f"shift_{axis}" for axis in SHIFT_AXES] + [
-    "shift_combined",
-    "drift_boxplot",
-    "pca_components",
-    "pca_evr",
-    "pca_covariance",
-    "ridge_kde",
-    "density_c0_c1",
-    "degeneration_depth",
-    "randomness_threshold",
-    "degenerated_models_top",
-]
 CATEGORIES = ["Distribution shifts", "PCA", "Densities", "Degeneration"]
 FIGURES_ONLY = """\
 configfile: "config/config.yaml"
