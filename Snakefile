@@ -23,7 +23,6 @@ if config["cluster"]["download_local"]:
         download_model,
 
 
-
 if DB_SOURCE == "zoo":
 
     include: "rules/download.smk"

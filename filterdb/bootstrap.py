@@ -18,13 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
-# torch and torchvision first and alone: pip then takes the builds this project is tested with.
+# pip first, pinned: the download rule runs `pip download`, and envs/download.yaml pins it.
+PIP = "pip==26.3"
+# torch and torchvision next and alone: pip then takes the builds this project is tested with.
 TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
 
 
 def ensure_environment(extras: str) -> None:
     """Create ``.venv`` and install the project with ``extras`` unless already done."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    pins = " ".join([PIP, *TORCH, extras]).encode()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + pins).hexdigest()
     stamp = VENV / f".installed-{digest[:16]}"
     if stamp.exists():
         return
@@ -32,6 +35,7 @@ def ensure_environment(extras: str) -> None:
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    subprocess.run([*pip, PIP], check=True)
     subprocess.run([*pip, *TORCH], check=True)
     subprocess.run([*pip, "-e", f"{ROOT}[{extras}]" if extras else str(ROOT)], check=True)
     stamp.touch()

@@ -8,6 +8,7 @@ byte-identical to an undisturbed run.
 from __future__ import annotations
 
 import base64
+import contextlib
 import filecmp
 import os
 import re
@@ -91,7 +92,11 @@ def test_skip_failed_models_builds_from_the_others(tmp_path, wheel_cache):
 
 
 def run_and_kill(workdir: Path, config: list[str], marker: str, timeout: float = 600) -> None:
-    """Start the workflow and SIGKILL its whole process group once ``marker`` appears."""
+    """Start the workflow and SIGKILL its whole process group once a new ``marker`` file appears.
+
+    Each stage's script opens its log first, so a new log file means that stage is running.
+    """
+    before = set(workdir.glob(marker))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "snakemake", "--cores", "2", *config],
@@ -103,12 +108,13 @@ def run_and_kill(workdir: Path, config: list[str], marker: str, timeout: float =
     )
     deadline = time.monotonic() + timeout
     try:
-        while not list(workdir.glob(marker)):
+        while not set(workdir.glob(marker)) - before:
             assert proc.poll() is None, f"the run ended before {marker} appeared"
             assert time.monotonic() < deadline, f"{marker} never appeared"
-            time.sleep(0.2)
+            time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
 
@@ -119,7 +125,7 @@ def test_sigkill_at_each_stage_then_rerun_is_byte_identical(tmp_path, wheel_cach
 
     workdir = copy_workflow(tmp_path / "killed")
     config = config_args(workdir, wheel_cache)
-    for marker in ("resources/models/*/.tmp-*", "logs/extract/*.log", "logs/statistics.log"):
+    for marker in ("logs/download/*.log", "logs/extract/*.log", "logs/statistics.log"):
         run_and_kill(workdir, config, marker)
         snakemake(workdir, "--unlock", *config)
     snakemake(workdir, "--cores", "2", "--rerun-incomplete", *config, timeout=1500)
