@@ -123,11 +123,11 @@ def write_extraction(
     layers_3x3 = convs.layers_3x3
     ranks = conv_depth_ranks(layer.depth for layer in convs.layers)
     records: list[dict] = []
+    groups = pack_layers([layer.n_kernels for layer in layers_3x3], row_group_size)
     bar = tqdm(
         total=len(layers_3x3), desc=convs.model, unit="layer", file=sys.stderr, disable=not progress
     )
-    groups = pack_layers([layer.n_kernels for layer in layers_3x3], row_group_size)
-    with atomic_path(filters_path) as tmp, open_writer(tmp) as writer:
+    with bar, atomic_path(filters_path) as tmp, open_writer(tmp) as writer:
         for lo, hi in groups:
             layer_ids, blocks = [], []
             for index in range(lo, hi):
@@ -141,7 +141,6 @@ def write_extraction(
                 bar.update()
             filters = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
             write_row_group(writer, np.concatenate(layer_ids), filters.T)
-    bar.close()
     layer_table = pa.Table.from_pylist(records, schema=LAYER_SCHEMA)
     with atomic_path(layers_path) as tmp:
         pq.write_table(layer_table, tmp, compression="zstd")

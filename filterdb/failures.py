@@ -9,6 +9,7 @@ job fails and Snakemake keeps every other model's finished outputs.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -43,8 +44,6 @@ def write_extraction_failure(
     layer_schema: pa.Schema,
 ) -> None:
     """Write valid, empty outputs and a summary that names the error."""
-    import json
-
     for path, schema in ((filters_path, filter_schema), (layers_path, layer_schema)):
         with atomic_path(path) as tmp:
             pq.write_table(schema.empty_table(), tmp, compression="zstd")

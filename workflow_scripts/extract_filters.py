@@ -34,11 +34,10 @@ def main(smk) -> None:
             progress=True,
         )
     except ModelError as exc:
-        logging.exception("extraction failed")  # the cause belongs in this job's log
         if not smk.params.skip_failed:
-            raise
+            raise  # the traceback, ending in the cause, goes to this job's log
         write_extraction_failure(model, str(exc), *outputs, FILTER_SCHEMA, LAYER_SCHEMA)
-        print(f"skip_failed_models: {model} recorded as failed")
+        print(f"skip_failed_models: recorded as failed: {exc}")
         return
     print(json.dumps(summary, sort_keys=True))
 
