@@ -26,6 +26,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from filterdb.config import section  # noqa: E402
+from filterdb.db.schema import FILTERS_DIR  # noqa: E402
+
 RSS_LIMIT_MIB = 2048
 # Filters per 3x3 conv layer of one synthetic model (~1.9 M filters, like a ResNet-50).
 MODEL_LAYERS = [576, 4096] * 3 + [16384] * 4 + [65536] * 6 + [262144] * 3 + [1048576]
@@ -101,18 +107,21 @@ print(json.dumps({**dataclasses.asdict(report), "peak_rss_kib": hwm_kib}))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-filters", type=float, default=200e6)
-    parser.add_argument("--chunk-size", type=int, default=4_194_304, help="import read window")
-    parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks/out/import_benchmark")
+    parser.add_argument(
+        "--chunk-size", type=int, help="import read window; default: the workflow's"
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/filterdb-import-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the generated file and db")
     args = parser.parse_args()
     n_filters = int(args.n_filters)
+    chunk_size = args.chunk_size or section("database")["published_chunk_size"]
     args.workdir.mkdir(parents=True, exist_ok=True)
     published = args.workdir / "synthetic_v1.0.0.h5"
     db = args.workdir / "db"
     shutil.rmtree(db, ignore_errors=True)
     try:
         t0 = time.perf_counter()
-        n_layers = write_published(published, n_filters, args.chunk_size)
+        n_layers = write_published(published, n_filters, chunk_size)
         generated = time.perf_counter() - t0
         print(
             f"generated {n_filters:,} filters, {n_layers:,} layers, "
@@ -128,7 +137,7 @@ def main() -> int:
                 str(REPO),
                 str(published),
                 str(db),
-                str(args.chunk_size),
+                str(chunk_size),
             ],
             check=True,
             stdout=subprocess.PIPE,
@@ -138,7 +147,7 @@ def main() -> int:
         report = json.loads(child.stdout.strip().splitlines()[-1])
         peak_mib = report.pop("peak_rss_kib") / 1024
         stored = sum(
-            pq.ParquetFile(p).metadata.num_rows for p in (db / "filters").glob("*.parquet")
+            pq.ParquetFile(p).metadata.num_rows for p in (db / FILTERS_DIR).glob("*.parquet")
         )
         db_bytes = sum(p.stat().st_size for p in db.rglob("*") if p.is_file())
         print(f"import report: {report}")

@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from filterdb.db.schema import FILTERS_DIR  # noqa: E402
+
 GIB = 1024**3
 
 
@@ -104,22 +106,24 @@ def ensure_database(workdir: Path, n_filters: int, seed: int) -> tuple[Path, int
     return db, total, time.perf_counter() - started
 
 
-def run_stage(db: Path, out: Path, workers: int, partition_rows: int, memory_mb: int) -> dict:
+def run_stage(
+    db: Path, out: Path, workers: int, partition_rows: int | None, memory_mb: int
+) -> dict:
     """The statistics stage as the workflow runs it, timed and memory-sampled."""
-    from filterdb.dask_cluster import dask_client
+    from filterdb.stats.cluster import dask_client
     from filterdb.stats.options import StatsOptions
-    from filterdb.stats.outputs import OutputPaths, write_outputs
+    from filterdb.stats.outputs import write_outputs
     from filterdb.stats.runner import run_statistics
 
-    options = StatsOptions(partition_rows=partition_rows)
+    options = StatsOptions.from_params({"partition_rows": partition_rows} if partition_rows else {})
     cpu_before = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
     with TreeMonitor(os.getpid()) as monitor:
         started = time.perf_counter()
         with dask_client({}, n_workers=workers, memory_mb=memory_mb) as client:
             passes_started = time.perf_counter()
-            result = run_statistics(db / "models.parquet", db / "layers.parquet", options, client)
+            result = run_statistics(db, options, client)
             passes = time.perf_counter() - passes_started
-        write_outputs(result, OutputPaths.in_directory(out))
+        write_outputs(result, out)
         wall = time.perf_counter() - started
     cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
     return {"wall_s": wall, "passes_s": passes, "peak_rss": monitor.peak_rss, "cpu_s": cpu}
@@ -147,13 +151,15 @@ def baseline(db: Path) -> dict:
     import pyarrow.parquet as pq
     from sklearn.decomposition import PCA
 
+    from filterdb.db.schema import LAYERS_FILE, MODELS_FILE, WEIGHT_COLUMNS, filter_path
+
     started = time.perf_counter()
-    models = pd.read_parquet(db / "models.parquet").sort_values("model_id")
-    layers = pd.read_parquet(db / "layers.parquet")
-    columns = [f"w{j}" for j in range(9)]
+    models = pd.read_parquet(db / MODELS_FILE).sort_values("model_id")
+    layers = pd.read_parquet(db / LAYERS_FILE)
+    columns = list(WEIGHT_COLUMNS)
     parts = []
     for model in models["model"]:
-        table = pq.read_table(db / "filters" / f"{model}.parquet", columns=columns)
+        table = pq.read_table(filter_path(db, model), columns=columns)
         parts.append(np.column_stack([table[c].to_numpy() for c in columns]))
         del table
     x = np.concatenate(parts)
@@ -223,7 +229,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/filterdb-stats-bench"))
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--partition-rows", type=int, default=4_194_304)
+    parser.add_argument(
+        "--partition-rows", type=int, help="default: the workflow's statistics.partition_rows"
+    )
     parser.add_argument("--memory-mb", type=int, default=8000, help="LocalCluster worker total")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline-of", type=Path, help=argparse.SUPPRESS)
@@ -234,7 +242,7 @@ def main() -> None:
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     db, n, generated = ensure_database(args.workdir, args.n_filters, args.seed)
-    size = sum(f.stat().st_size for f in (db / "filters").iterdir()) / GIB
+    size = sum(f.stat().st_size for f in (db / FILTERS_DIR).iterdir()) / GIB
     print(f"database: {n} filters, {size:.2f} GiB of filter files ({db})")
     if generated:
         print(f"generated in {generated:.1f} s")
@@ -245,7 +253,7 @@ def main() -> None:
         f"stage:    wall {stage['wall_s']:.1f} s (passes {stage['passes_s']:.1f} s), "
         f"{n / stage['wall_s'] / 1e6:.2f} M filters/s, CPU {stage['cpu_s']:.1f} s, "
         f"peak RSS {stage['peak_rss'] / GIB:.2f} GiB "
-        f"({args.workers} workers, partition_rows={args.partition_rows})"
+        f"({args.workers} workers, partition_rows={args.partition_rows or 'default'})"
     )
     if args.skip_baseline:
         return

@@ -1,13 +1,13 @@
 rule assemble_database:
     """Join the per-model tables into layers.parquet and models.parquet with global filter ids."""
     input:
-        layers=expand("results/extract/{model}/layers.parquet", model=MODELS),
-        summaries=expand("results/extract/{model}/model.json", model=MODELS),
+        layers=expand(rules.extract_filters.output.layers, model=MODELS),
+        summaries=expand(rules.extract_filters.output.summary, model=MODELS),
         filters=filter_files(),
         manifest=config["zoo"],
     output:
-        layers=f"{DB_DIR}/layers.parquet",
-        models=f"{DB_DIR}/models.parquet",
+        layers=db_file(LAYERS_FILE),
+        models=db_file(MODELS_FILE),
         failures=report(
             "results/failures.tsv",
             caption="report/failures.rst",
@@ -16,7 +16,7 @@ rule assemble_database:
     log:
         "logs/assemble.log",
     benchmark:
-        "benchmarks/out/assemble.tsv"
+        "results/benchmarks/assemble.tsv"
     conda:
         "../envs/assemble.yaml"
     threads: 1

@@ -4,25 +4,38 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import report as report_file
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 
-from filterdb.ids import MODEL_ID_PATTERN
-from filterdb.manifest import load_manifest
-from filterdb.sources import parse_source
+from filterdb.db.schema import FILTERS_DIR, LAYERS_FILE, MODELS_FILE
+from filterdb.figures.catalogue import COMBINED_SHIFT_AXES, FIGURES, figure_files
+from filterdb.stats.files import (
+    STATS_FILES,
+    all_stats_files,
+    shift_file,
+    shift_groups_file,
+)
+from filterdb.stats.grouping import axis_slugs
+from filterdb.stats.resources import statistics_mem_mb
+from filterdb.zoo.ids import MODEL_ID_PATTERN
+from filterdb.zoo.manifest import load_manifest
+from filterdb.zoo.sources import parse_source
 
-validate(config, "../config/schemas/config.schema.yaml")
+# Every setting's default and bounds are in the schema; validation fills the defaults in.
+validate(config, "../filterdb/schemas/config.schema.yaml", set_default=True)
 
 DB_SOURCE = config["database"]["source"]
 DB_DIR = "results/db"
 STATS_DIR = "results/stats"
 FIGURES_DIR = "results/figures"
+FILTER_FILE = f"{DB_DIR}/{FILTERS_DIR}/{{model}}.parquet"
+SHIFT_AXES = axis_slugs(config["statistics"]["extra_axes"])
+FIGURE_FORMATS = config["figures"]["formats"]
 
 if DB_SOURCE == "zoo":
-    MANIFEST = load_manifest(
-        config["zoo"], Path(workflow.basedir) / "config/schemas/zoo.schema.yaml"
-    ).set_index("model", drop=False)
+    MANIFEST = load_manifest(config["zoo"]).set_index("model", drop=False)
     MODELS = list(MANIFEST.index)
 else:
     MANIFEST = None
@@ -63,29 +76,58 @@ def all_cores():
         return 1
 
 
+def db_file(name):
+    """A table of the database: layers.parquet or models.parquet."""
+    return f"{DB_DIR}/{name}"
+
+
 def filter_files():
     """The per-model filter files of the database, or the import's directory."""
     if DB_SOURCE == "zoo":
-        return expand(f"{DB_DIR}/filters/{{model}}.parquet", model=MODELS)
-    return [f"{DB_DIR}/filters"]
+        return expand(FILTER_FILE, model=MODELS)
+    return [f"{DB_DIR}/{FILTERS_DIR}"]
 
 
-def statistics_mem_mb(wildcards, input, threads):
-    """Client plus one partition per worker (~120 bytes per filter while it is processed).
+def stats_file(name):
+    """A file of results/stats/ by its output name in the statistics rule."""
+    return f"{STATS_DIR}/{STATS_FILES[name]}"
 
-    The client's per-layer partial results grow with the database, hence the input-size term.
+
+def statistics_job_mb(wildcards, input, threads):
+    """The statistics job's mem_mb, from the memory model in filterdb.stats.resources."""
+    rows = config["statistics"]["partition_rows"]
+    return statistics_mem_mb(threads, rows, input_mb(wildcards, input))
+
+
+def figure_outputs(*names):
+    """Named outputs of a figure rule: each figure in every format and its CSV, for the report.
+
+    The first format and the CSV are report entries under the figure's caption.
     """
-    rows = config["statistics"].get("partition_rows", 4194304)
-    workers = threads * (400 + rows * 120 / 1e6)
-    return int(1024 + workers + 0.01 * input_mb(wildcards, input))
+    outputs = {}
+    for name in names:
+        entry = FIGURES[name]
+        path = f"{FIGURES_DIR}/{name}"
+        where = dict(
+            caption=f"report/{entry.caption}.rst",
+            category=entry.category,
+            subcategory=entry.subcategory,
+        )
+        outputs[entry.key] = [
+            report_file(f"{path}.{FIGURE_FORMATS[0]}", **where),
+            *[f"{path}.{fmt}" for fmt in FIGURE_FORMATS[1:]],
+        ]
+        outputs[f"{entry.key}_table"] = report_file(f"{path}.csv", **where)
+    return outputs
 
 
 def all_outputs():
     """Everything `snakemake` builds by default: database, statistics, figures."""
-    outputs = [f"{DB_DIR}/models.parquet", f"{DB_DIR}/layers.parquet"]
+    outputs = [db_file(MODELS_FILE), db_file(LAYERS_FILE)]
     if DB_SOURCE == "zoo":
         outputs.append("results/failures.tsv")
-    outputs += STATS_OUTPUTS + FIGURE_OUTPUTS
+    outputs += [f"{STATS_DIR}/{name}" for name in all_stats_files(SHIFT_AXES)]
+    outputs += figure_files(FIGURES_DIR, SHIFT_AXES, FIGURE_FORMATS)
     if config["export"]["enabled"]:
         outputs.append(config["export"]["path"])
     return outputs

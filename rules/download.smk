@@ -5,7 +5,7 @@ rule download_model:
     log:
         "logs/download/{model}.log",
     benchmark:
-        "benchmarks/out/download/{model}.tsv"
+        "results/benchmarks/download/{model}.tsv"
     conda:
         "../envs/download.yaml"
     threads: 1

@@ -1,15 +1,15 @@
 rule extract_filters:
     """Every 3x3 kernel of every 2-D conv layer of one model, plus its layer table."""
     input:
-        checkpoint="resources/models/{model}",
+        checkpoint=rules.download_model.output[0],
     output:
-        filters=f"{DB_DIR}/filters/{{model}}.parquet",
+        filters=FILTER_FILE,
         layers="results/extract/{model}/layers.parquet",
         summary="results/extract/{model}/model.json",
     log:
         "logs/extract/{model}.log",
     benchmark:
-        "benchmarks/out/extract/{model}.tsv"
+        "results/benchmarks/extract/{model}.tsv"
     conda:
         "../envs/extract.yaml"
     threads: 1

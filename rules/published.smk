@@ -1,33 +1,23 @@
-# Read and write the published CNN Filter DB (Gavrikov & Keuper, CVPR 2022) files.
-#
-# config:
-#   database:
-#     source: zoo | published          # "published": results/db/ comes from published_file
-#     published_file: path/to/cnn_filter_db.h5   # v1.0.0 (Zenodo) or v0.1.0 (Kaggle) layout
-#     published_row_group_size: 1048576          # max rows per parquet row group (whole layers)
-#     published_chunk_size: 4194304              # filters per read window (memory bound)
-#   export:
-#     enabled: false                   # the Snakefile requests export.path when true
-#     path: results/export/cnn_filter_db.h5
-#     dtype: float64                   # float64 like v1.0.0; float32/float16 to save space
-#
-# Needs filter_files() from rules/common.smk (the filter files of results/db/; in published
-# mode the directory results/db/filters, which rule import_published outputs as a whole).
+# Read and write the published CNN Filter DB (Gavrikov & Keuper, CVPR 2022) files: with
+# database.source "published", results/db/ is imported from database.published_file instead of
+# being built from the zoo; with export.enabled, results/db/ is also written to export.path in the
+# published v1.0.0 layout.
 
 
-if config["database"]["source"] == "published":
+if DB_SOURCE == "published":
 
     rule import_published:
+        """A published v1.0.0 or v0.1.0 HDF5 file, streamed into the results/db/ layout."""
         input:
             published=config["database"]["published_file"],
         output:
-            models="results/db/models.parquet",
-            layers="results/db/layers.parquet",
-            filters=directory("results/db/filters"),
+            models=db_file(MODELS_FILE),
+            layers=db_file(LAYERS_FILE),
+            filters=directory(f"{DB_DIR}/{FILTERS_DIR}"),
         log:
             "logs/published/import_published.log",
         benchmark:
-            "benchmarks/out/import_published.tsv"
+            "results/benchmarks/import_published.tsv"
         conda:
             "../envs/published.yaml"
         threads: 1
@@ -35,23 +25,24 @@ if config["database"]["source"] == "published":
             mem_mb=3072,
             runtime=720,
         params:
-            row_group_size=config["database"].get("published_row_group_size", 1048576),
-            chunk_size=config["database"].get("published_chunk_size", 4194304),
+            row_group_size=config["database"]["published_row_group_size"],
+            chunk_size=config["database"]["published_chunk_size"],
         script:
             "../workflow_scripts/import_published.py"
 
 
 rule export_published:
+    """results/db/ as one HDF5 file in the published v1.0.0 layout (the notebook reads it)."""
     input:
-        models="results/db/models.parquet",
-        layers="results/db/layers.parquet",
+        models=db_file(MODELS_FILE),
+        layers=db_file(LAYERS_FILE),
         filters=filter_files(),
     output:
-        config.get("export", {}).get("path", "results/export/cnn_filter_db.h5"),
+        config["export"]["path"],
     log:
         "logs/published/export_published.log",
     benchmark:
-        "benchmarks/out/export_published.tsv"
+        "results/benchmarks/export_published.tsv"
     conda:
         "../envs/published.yaml"
     threads: 1
@@ -59,6 +50,6 @@ rule export_published:
         mem_mb=3072,
         runtime=720,
     params:
-        dtype=config.get("export", {}).get("dtype", "float64"),
+        dtype=config["export"]["dtype"],
     script:
         "../workflow_scripts/export_published.py"

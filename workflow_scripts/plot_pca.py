@@ -1,26 +1,17 @@
-"""Snakemake script: eigen-filters, explained variance and covariance of the PCA basis."""
+"""Snakemake script of rule plot_pca: eigen-filters, explained variance, covariance."""
 
 import sys
 from pathlib import Path
 
 
 def main(smk) -> None:
-    from filterdb.figures import pca
-    from filterdb.figures.style import save_figure, save_table
+    from filterdb.figures.make import make_pca
 
-    basis = pca.read_pca_basis(smk.input.basis)
-    save_figure(pca.plot_components(basis), smk.output.components, smk.params.dpi)
-    save_table(pca.components_table(basis), smk.output.components_table)
-    save_figure(pca.plot_evr(basis), smk.output.evr, smk.params.dpi)
-    save_table(pca.evr_table(basis), smk.output.evr_table)
-    save_figure(pca.plot_covariance(basis), smk.output.covariance, smk.params.dpi)
-    save_table(pca.covariance_table(basis), smk.output.covariance_table)
-    print(f"PCA figures of {basis.n_filters} filters")
+    make_pca(smk.input.basis, dict(smk.output.items()), smk.params.dpi)
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
-    from filterdb.script_log import log_to_file
+    from filterdb.rule_script import run
 
-    log_to_file(snakemake.log[0])  # noqa: F821
-    main(snakemake)  # noqa: F821
+    run(main, snakemake)  # noqa: F821

@@ -1,52 +1,23 @@
 """The PCA basis of all 3x3 filters: eigen-filters, explained variance and the weight covariance.
 
-Everything comes from ``pca_basis.json``; the figures only reshape the nine 9-vectors into 3x3
-images so that the eigen-filters look like the filters they describe.
+Everything comes from ``pca_basis.json`` (``stats.basis_file.read_basis``); the figures only
+reshape the nine 9-vectors into 3x3 images so that the eigen-filters look like the filters they
+describe.
 """
 
 from __future__ import annotations
-
-import json
-import os
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from filterdb.db.schema import WEIGHT_COLUMNS
 from filterdb.figures.style import DIVERGING_CMAP
+from filterdb.stats.pca import PcaBasis
 
-#: Names of the 3x3 positions, row-major like the database columns w0..w8.
-WEIGHT_NAMES = [f"w{i}" for i in range(9)]
+#: Names of the 3x3 positions, row-major like the database columns.
+WEIGHT_NAMES = list(WEIGHT_COLUMNS)
 COEFFICIENT_NAMES = [f"c{i}" for i in range(9)]
-
-
-@dataclass(frozen=True)
-class PcaBasis:
-    """The fields of ``pca_basis.json`` the figures use."""
-
-    n_filters: int
-    components: np.ndarray  # (9, 9), rows = components
-    explained_variance_ratio: np.ndarray  # (9,)
-    covariance: np.ndarray  # (9, 9)
-
-
-def read_pca_basis(path: str | os.PathLike[str]) -> PcaBasis:
-    """Read the basis and check the shapes the figures rely on."""
-    with open(path, encoding="utf-8") as fh:
-        raw = json.load(fh)
-    basis = PcaBasis(
-        n_filters=int(raw["n_filters"]),
-        components=np.asarray(raw["components"], dtype=float),
-        explained_variance_ratio=np.asarray(raw["explained_variance_ratio"], dtype=float),
-        covariance=np.asarray(raw["covariance"], dtype=float),
-    )
-    for name, shape in (("components", (9, 9)), ("covariance", (9, 9))):
-        if getattr(basis, name).shape != shape:
-            raise ValueError(f"{path}: {name} has shape {getattr(basis, name).shape}, not {shape}")
-    if basis.explained_variance_ratio.shape != (9,):
-        raise ValueError(f"{path}: explained_variance_ratio must have 9 entries")
-    return basis
 
 
 def _symmetric_limit(values: np.ndarray) -> float:

@@ -10,11 +10,10 @@ round-tripped.
 
 from filterdb.published.errors import PublishedFileError
 from filterdb.published.exporter import export_published
-from filterdb.published.importer import DEFAULT_CHUNK_SIZE, ImportReport, import_published
+from filterdb.published.importer import ImportReport, import_published
 from filterdb.published.layout import V0_1_0, V1_0_0, detect_version, read_meta
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE",
     "ImportReport",
     "PublishedFileError",
     "V0_1_0",

@@ -9,7 +9,6 @@ from the per-model parquet files into a preallocated HDF5 dataset, so memory sta
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import h5py
@@ -19,8 +18,10 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from filterdb.atomic import atomic_path
+from filterdb.db.filter_file import iter_row_groups
+from filterdb.db.schema import LAYERS_FILE, MODELS_FILE, filter_path
 from filterdb.errors import ModelError
-from filterdb.filter_file import iter_row_groups
+from filterdb.progress import progress_bar
 from filterdb.published.layout import FILTER_DTYPES
 from filterdb.published.meta_export import to_published_meta
 from filterdb.published.ranges import check_tiling
@@ -100,8 +101,8 @@ def export_published(
     dtype = np.dtype(dtype)
     if dtype not in FILTER_DTYPES:
         raise ValueError(f"export dtype must be float16, float32 or float64, not {dtype}")
-    layers = pd.read_parquet(db_dir / "layers.parquet")
-    models = pd.read_parquet(db_dir / "models.parquet")
+    layers = pd.read_parquet(db_dir / LAYERS_FILE)
+    models = pd.read_parquet(db_dir / MODELS_FILE)
     meta = to_published_meta(layers, models, where)
     total = int(layers["n_filters"].sum())
     start = layers["filter_start"].to_numpy()
@@ -114,17 +115,12 @@ def export_published(
     with atomic_path(out_path) as tmp:
         with h5py.File(tmp, "w") as h5:
             dataset = h5.create_dataset("filters", shape=(total, 3, 3), dtype=dtype)
-            with tqdm(
-                total=total,
-                unit="filter",
-                unit_scale=True,
-                file=sys.stderr,
-                disable=not progress,
-                mininterval=5,
-                desc="export",
-            ) as bar:
+            bar = progress_bar(
+                total, "export", "filter", enabled=progress, unit_scale=True, mininterval=5
+            )
+            with bar:
                 for model, rows in layers.groupby("model", sort=False):
-                    _copy_model(db_dir / "filters" / f"{model}.parquet", rows, dataset, bar)
+                    _copy_model(filter_path(db_dir, model), rows, dataset, bar)
         meta.to_hdf(tmp, key="meta", format="table", mode="a")
     log.info("wrote %d filters of %d models to %s", total, layers["model"].nunique(), out_path)
     return total

@@ -9,7 +9,6 @@ for them this is lossless; any value that does change is counted and reported as
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,21 +17,16 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from filterdb.atomic import atomic_path
-from filterdb.filter_file import (
-    DEFAULT_ROW_GROUP_SIZE,
-    open_writer,
-    pack_layers,
-    write_row_group,
-)
+from filterdb.config import section
+from filterdb.db.filter_file import write_filter_file
+from filterdb.db.frame_file import write_frame
+from filterdb.db.schema import FILTERS_DIR, LAYERS_FILE, MODELS_FILE, filter_path
+from filterdb.progress import progress_bar
 from filterdb.published.layout import detect_version, filters_dataset, read_meta
 from filterdb.published.meta_import import split_meta
 from filterdb.published.reader import FilterReader
-from filterdb.tables import write_frame
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CHUNK_SIZE = 4_194_304  # filters per read window: 4Mi x 9 x float64 = 288 MiB
 
 
 @dataclass(frozen=True)
@@ -67,21 +61,18 @@ def _write_model(
     stop = start + sizes
     n_nan = np.zeros(len(layers), dtype=np.int64)
     n_inf = np.zeros(len(layers), dtype=np.int64)
-    with atomic_path(path) as tmp:
-        writer = open_writer(tmp)
-        try:
-            for lo, hi in pack_layers(sizes.tolist(), row_group_size):
-                columns = _read_rows(reader, start[lo:hi], stop[lo:hi])
-                bounds = np.r_[0, np.cumsum(sizes[lo:hi])]
-                for j in range(lo, hi):
-                    layer = columns[:, bounds[j - lo] : bounds[j - lo + 1]]
-                    n_nan[j] = np.count_nonzero(np.isnan(layer))
-                    n_inf[j] = np.count_nonzero(np.isinf(layer))
-                layer_ids = np.repeat(np.arange(lo, hi, dtype=np.int32), sizes[lo:hi])
-                write_row_group(writer, layer_ids, columns)
-                progress.update(columns.shape[1])
-        finally:
-            writer.close()
+
+    def group_columns(lo: int, hi: int) -> np.ndarray:
+        columns = _read_rows(reader, start[lo:hi], stop[lo:hi])
+        bounds = np.r_[0, np.cumsum(sizes[lo:hi])]
+        for j in range(lo, hi):
+            layer = columns[:, bounds[j - lo] : bounds[j - lo + 1]]
+            n_nan[j] = np.count_nonzero(np.isnan(layer))
+            n_inf[j] = np.count_nonzero(np.isinf(layer))
+        progress.update(columns.shape[1])
+        return columns
+
+    write_filter_file(path, sizes.tolist(), row_group_size, group_columns)
     return n_nan, n_inf
 
 
@@ -99,8 +90,8 @@ def import_published(
     published_file: str | Path,
     db_dir: str | Path,
     *,
-    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    row_group_size: int | None = None,
+    chunk_size: int | None = None,
     progress: bool = True,
 ) -> ImportReport:
     """Convert ``published_file`` (v1.0.0 or v0.1.0 layout) into ``db_dir`` (``results/db``).
@@ -108,7 +99,12 @@ def import_published(
     Writes ``filters/<model>.parquet`` for every model, then ``layers.parquet`` and
     ``models.parquet`` (last, so that complete tables mean complete filter files). Raises
     ``PublishedFileError`` for an unreadable file and ``ModelError`` for a bad id range.
+    ``row_group_size`` and ``chunk_size`` (the read window, which bounds memory) default to the
+    ``database`` config section's ``published_row_group_size`` and ``published_chunk_size``.
     """
+    defaults = section("database")
+    row_group_size = row_group_size or defaults["published_row_group_size"]
+    chunk_size = chunk_size or defaults["published_chunk_size"]
     path = Path(published_file)
     db_dir = Path(db_dir)
     where = str(path)
@@ -128,22 +124,22 @@ def import_published(
             len(layers),
         )
         reader = FilterReader(dataset, max(1, chunk_size))
-        filters_dir = db_dir / "filters"
+        filters_dir = db_dir / FILTERS_DIR
         filters_dir.mkdir(parents=True, exist_ok=True)
-        with tqdm(
-            total=int(dataset.shape[0]),
-            unit="filter",
+        bar = progress_bar(
+            int(dataset.shape[0]),
+            "import",
+            "filter",
+            enabled=progress,
             unit_scale=True,
-            file=sys.stderr,
-            disable=not progress,
             mininterval=5,
-            desc="import",
-        ) as bar:
+        )
+        with bar:
             # layers is ordered like models (model_id, then layer): each model is one block
             ends = np.cumsum(layers.groupby("model", sort=False).size().to_numpy())
             for model, lo, hi in zip(models["model"], np.r_[0, ends[:-1]], ends, strict=True):
                 n_nan, n_inf = _write_model(
-                    filters_dir / f"{model}.parquet",
+                    filter_path(db_dir, model),
                     layers.iloc[lo:hi],
                     reader,
                     row_group_size,
@@ -161,8 +157,8 @@ def import_published(
         )
     else:
         log.info("%s: rounding to float32 changed no value (lossless)", where)
-    write_frame(layers, db_dir / "layers.parquet")
-    write_frame(models, db_dir / "models.parquet")
+    write_frame(layers, db_dir / LAYERS_FILE)
+    write_frame(models, db_dir / MODELS_FILE)
     return ImportReport(
         version=version,
         n_models=len(models),

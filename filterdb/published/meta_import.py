@@ -15,27 +15,24 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from filterdb.db.schema import LAYER_COLUMNS, MODEL_HEAD_COLUMNS, MODEL_TAIL_COLUMNS, SHAPE_COLUMN
 from filterdb.errors import ModelError
-from filterdb.ids import validate_model_id
 from filterdb.published.errors import PublishedFileError
 from filterdb.published.names import (
     COMPUTED_LAYER_COLUMNS,
     COMPUTED_MODEL_COLUMNS,
     LAYER_RENAMES,
-    LAYER_TABLE_COLUMNS,
     MODEL_RENAMES,
-    MODEL_TABLE_HEAD,
-    MODEL_TABLE_TAIL,
     NULLABLE_INT_COLUMNS,
     PRESERVED_PREFIX,
     PUBLISHED_DEPTH_METHOD,
     PUBLISHED_FORMAT,
     PUBLISHED_LAYER_COLUMNS,
     PUBLISHED_MODEL_COLUMNS,
-    SHAPE_COLUMN,
     V0_1_0_RENAMES,
 )
 from filterdb.published.ranges import check_tiling, parse_filter_ids
+from filterdb.zoo.ids import validate_model_id
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +114,9 @@ def _route(meta: pd.DataFrame, names: pd.Series, where: str) -> tuple[dict, dict
         for column in unknown:
             is_model = bool(constant[column])
             reserved = (
-                set(MODEL_TABLE_HEAD) | set(MODEL_TABLE_TAIL) | set(COMPUTED_MODEL_COLUMNS)
+                set(MODEL_HEAD_COLUMNS) | set(MODEL_TAIL_COLUMNS) | set(COMPUTED_MODEL_COLUMNS)
                 if is_model
-                else set(LAYER_TABLE_COLUMNS) | set(COMPUTED_LAYER_COLUMNS)
+                else set(LAYER_COLUMNS) | set(COMPUTED_LAYER_COLUMNS)
             )
             ours = PRESERVED_PREFIX + column if column in reserved else column
             (model_map if is_model else layer_map)[column] = ours
@@ -229,7 +226,7 @@ def _models_table(
         "model_id": np.arange(len(first), dtype=np.int64),
         "model": pd.Series(slugs, dtype="str"),
     }
-    for column in MODEL_TABLE_HEAD[2:]:
+    for column in MODEL_HEAD_COLUMNS[2:]:
         if column == "depth_method":
             head[column] = (
                 by_model["depth_method"].agg(lambda s: "|".join(sorted(set(s)))).to_numpy()

@@ -6,9 +6,7 @@ The README section "Published CNN Filter DB files" summarises the mapping.
 
 from __future__ import annotations
 
-import re
-
-from filterdb.columns import LAYER_COLUMNS, MANIFEST_COLUMNS
+from filterdb.zoo.columns import MANIFEST_COLUMNS
 
 # Published name -> our name, for columns whose meaning is the same but whose name differs.
 LAYER_RENAMES = {"layer_id": "layer_name", "graph_depth": "depth"}
@@ -42,21 +40,6 @@ PUBLISHED_MODEL_COLUMNS = (
     "3x3_filter_share",
     "skipped_layers",
 )
-SHAPE_COLUMN = re.compile(r"^\(\d+, \d+\) filters$")
-
-LAYER_TABLE_COLUMNS = list(LAYER_COLUMNS)
-MODEL_TABLE_HEAD = [
-    "model_id",
-    "model",
-    *(c for c in MANIFEST_COLUMNS if c != "model"),
-    "format",
-    "producer",
-    "opset",
-    "depth_method",
-    "n_conv_layers",
-]
-MODEL_TABLE_TAIL = ["n_filters", "3x3_filter_share", "skipped_layers"]
-
 # Columns the import computes itself (from the ranges and the filter values). A meta column of the
 # same name is kept under PRESERVED_PREFIX + name and exported back under its own name; so are the
 # published model name and model_id (ours are a safe file name and 0..n-1, as results/db needs).

@@ -55,7 +55,7 @@ def coefficient_histograms(coefficients: np.ndarray, edges: np.ndarray) -> np.nd
     return np.bincount(idx.ravel(), minlength=coefficients.shape[0] * bins)
 
 
-def coarse_histograms(coefficients: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
+def fine_histograms(coefficients: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
     """Flat ``(9 * bins,)`` counts on an equal-width grid, without edge-exact corrections.
 
     For the KDE's fine histograms, where a value within one ulp of an edge may fall either way.

@@ -6,7 +6,8 @@ array above 128 KiB - each (9, 65536) float64 temporary of a chunk - gets fresh 
 ``mmap`` and page-faults them in again; the passes then run about twice as slowly (measured
 1.76 vs 0.90 us per filter). Raising both thresholds keeps up to ``TRIM_THRESHOLD`` of freed
 heap for reuse, while the big per-partition arrays (above ``MMAP_THRESHOLD``) are still mapped
-and returned to the OS when freed, so a worker's memory between tasks stays small.
+and returned to the OS when freed, so a worker's memory between tasks stays small. It is worker
+setup: ``cluster.MallocTuning`` runs it once in every Dask worker.
 """
 
 from __future__ import annotations
@@ -20,19 +21,17 @@ M_MMAP_THRESHOLD = -3
 TRIM_THRESHOLD = 64 << 20
 MMAP_THRESHOLD = 32 << 20
 
-_tuned = False
 
-
-def tune_malloc() -> None:
-    """Raise glibc's trim and mmap thresholds once per process (no-op elsewhere)."""
-    global _tuned
-    if _tuned or not sys.platform.startswith("linux"):
-        return
-    _tuned = True
+def tune_malloc() -> bool:
+    """Raise glibc's trim and mmap thresholds in this process; False where there is no glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
-        return  # not glibc (e.g. musl): nothing to tune
-    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        return False  # not glibc (e.g. musl): nothing to tune
+    # mallopt returns 1 on success
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )

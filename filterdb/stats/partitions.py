@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from filterdb.db.schema import WEIGHT_COLUMNS, filter_path
 from filterdb.errors import ModelError
-
-WEIGHT_COLUMNS = tuple(f"w{j}" for j in range(9))
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class PartitionSpec:
 def plan_partitions(
     models: pd.DataFrame,
     layers: pd.DataFrame,
-    filters_dir: Path,
+    db_dir: Path,
     partition_rows: int,
     kde_groups: np.ndarray,
 ) -> list[PartitionSpec]:
@@ -59,7 +58,7 @@ def plan_partitions(
         table = by_model.get(model_id)
         if table is None or len(table) == 0:
             continue
-        path = Path(filters_dir) / f"{model}.parquet"
+        path = filter_path(db_dir, str(model))
         out_channels, fan_in = _channel_layout(model, path, table)
         row_groups = _row_group_layers(model, path, table["n_filters"].to_numpy())
         for run in _runs(row_groups, partition_rows):

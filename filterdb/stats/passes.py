@@ -21,10 +21,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from filterdb.stats.binning import coarse_histograms, coefficient_histograms, joint_histogram
+from filterdb.stats.binning import coefficient_histograms, fine_histograms, joint_histogram
 from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import layer_quality
-from filterdb.stats.malloc_tuning import tune_malloc
 from filterdb.stats.moments import chunk_slices, streamed_moments
 from filterdb.stats.partitions import PartitionSpec, layer_slices, read_partition
 from filterdb.stats.pca import project
@@ -33,7 +32,6 @@ from filterdb.stats.scaling import LayerFilters
 
 def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
     """Index within the partition and filters of each layer."""
-    tune_malloc()
     raw = read_partition(spec)
     for i, columns in enumerate(layer_slices(spec)):
         yield i, LayerFilters.of(raw[:, columns])
@@ -75,7 +73,7 @@ def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
     return out
 
 
-def range_pass(
+def range_and_density_pass(
     spec: PartitionSpec, mean: np.ndarray, components: np.ndarray, density_edges: np.ndarray
 ) -> dict[str, np.ndarray | float]:
     """Pass 2: min and max of all coefficients, and the sparse c0/c1 joint histogram."""
@@ -110,7 +108,7 @@ def histogram_pass(
             for coefficients in _coefficient_chunks(filters, mean, components):
                 hist += coefficient_histograms(coefficients, edges)
                 if spec.kde_group >= 0:
-                    fine += coarse_histograms(coefficients, lo, hi, fine_bins)
+                    fine += fine_histograms(coefficients, lo, hi, fine_bins)
     deciles = sorted(cells)
     return {
         "model_id": spec.model_id,

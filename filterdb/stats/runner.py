@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from distributed import Client, as_completed
-from tqdm import tqdm
 
+from filterdb.db.schema import LAYERS_FILE, MODELS_FILE
+from filterdb.progress import progress_bar
 from filterdb.stats.binning import uniform_edges
 from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import randomness_threshold
@@ -38,7 +39,7 @@ from filterdb.stats.grouping import (
 from filterdb.stats.moments import Moments, pooled_moments
 from filterdb.stats.options import StatsOptions
 from filterdb.stats.partitions import PartitionSpec, plan_partitions
-from filterdb.stats.passes import histogram_pass, moments_pass, range_pass
+from filterdb.stats.passes import histogram_pass, moments_pass, range_and_density_pass
 from filterdb.stats.pca import PcaBasis, fit_pca
 from filterdb.stats.randomness import random_entropy
 from filterdb.stats.shift import bin_probabilities, shift_matrix
@@ -92,7 +93,7 @@ def _run_pass(
     ]
     position = {future.key: i for i, future in enumerate(futures)}
     started = time.perf_counter()
-    with tqdm(total=len(futures), desc=description, unit="part", file=sys.stderr) as bar:
+    with progress_bar(len(futures), description, "part") as bar:
         for future, result in as_completed(futures, with_results=True):
             consume(position[future.key], result)
             future.release()
@@ -100,10 +101,9 @@ def _run_pass(
     _log(f"{description}: {len(specs)} partitions in {time.perf_counter() - started:.1f} s")
 
 
-def _prepare_tables(
-    models_path: Path, layers_path: Path, options: StatsOptions
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _prepare_tables(db_dir: Path, options: StatsOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """models (by model_id) and layers (by model_id, layer) with model_id and decile columns."""
+    models_path, layers_path = db_dir / MODELS_FILE, db_dir / LAYERS_FILE
     models = pd.read_parquet(models_path).sort_values("model_id").reset_index(drop=True)
     if not np.array_equal(models["model_id"].to_numpy(), np.arange(len(models))):
         raise ValueError(f"{models_path}: model_id must be 0..n-1")
@@ -123,25 +123,18 @@ def _prepare_tables(
     return models, layers
 
 
-def run_statistics(
-    models_path: str | Path,
-    layers_path: str | Path,
-    options: StatsOptions,
-    client: Client,
-) -> StatsResult:
-    """Compute every statistic of the database whose tables are ``models_path``/``layers_path``.
+def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) -> StatsResult:
+    """Compute every statistic of the database in ``db_dir`` (``results/db``).
 
-    Filter files are read from ``filters/`` beside models.parquet; only the Dask workers touch
-    them, one partition at a time.
+    The client reads only the layer and model tables; the filter files are read by the Dask
+    workers alone, one partition at a time.
     """
-    models_path, layers_path = Path(models_path), Path(layers_path)
-    models, layers = _prepare_tables(models_path, layers_path, options)
+    db_dir = Path(db_dir)
+    models, layers = _prepare_tables(db_dir, options)
     categories = model_labels(models, "Visual Category", merge_segmentation=False)
     kde_labels = sorted({c for c in categories if c})
     kde_groups = np.array([kde_labels.index(c) if c else -1 for c in categories], dtype=np.int64)
-    specs = plan_partitions(
-        models, layers, models_path.parent / "filters", options.partition_rows, kde_groups
-    )
+    specs = plan_partitions(models, layers, db_dir, options.partition_rows, kde_groups)
     _log(
         f"{len(models)} models, {len(layers)} layers, {int(layers['n_filters'].sum())} filters "
         f"in {len(specs)} partitions"
@@ -223,7 +216,7 @@ def _coefficient_range(
         density[result["density_index"]] += result["density_counts"]
 
     args = (basis.mean, basis.components, density_edges)
-    _run_pass(client, range_pass, specs, args, "pass 2/3 coefficient range", fold)
+    _run_pass(client, range_and_density_pass, specs, args, "pass 2/3 coefficient range", fold)
     return float(extremes[0]), float(extremes[1]), density
 
 

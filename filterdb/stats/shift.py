@@ -27,15 +27,11 @@ def bin_probabilities(histograms: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return density / density.sum(axis=-1, keepdims=True)
 
 
-def symmetric_kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(P||Q) + KL(Q||P) along the last axis, as sum((p - q)(log p - log q))."""
-    return ((p - q) * (np.log(p) - np.log(q))).sum(axis=-1)
-
-
 def shift_matrix(probabilities: np.ndarray, variance_ratio: np.ndarray) -> np.ndarray:
     """``(G, G)`` matrix of D = sum_k EVR_k * KLsym_k between all groups (zero diagonal).
 
-    Exactly symmetric: both orders multiply the same two (negated) factors.
+    KLsym(P, Q) = KL(P||Q) + KL(Q||P) = sum((p - q)(log p - log q)); exactly symmetric, because
+    both orders multiply the same two (negated) factors.
     """
     groups = probabilities.shape[0]
     matrix = np.zeros((groups, groups))

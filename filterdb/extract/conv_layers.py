@@ -1,0 +1,105 @@
+"""What the readers hand to the writer: a model's 2-D conv layers, and the per-model maths on them.
+
+Every reader (ONNX, PyTorch state dict, timm module) reduces its file to the same ``ModelConvs``, so
+counting, depth normalisation and writing are written once. A layer carries its weight as a loader,
+not as an array: the writer pulls one layer at a time, so a big model's filters are never held twice
+in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from filterdb.extract.formats import FORMATS
+
+DEPTH_METHODS = ("onnx_graph", "fx_trace", "state_dict_order")
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One 2-D convolution layer (any kernel size).
+
+    ``name`` is the name of the weight tensor (state-dict key or ONNX initializer name): it is
+    unique in the file, unlike ONNX node names. ``shape`` is the weight shape
+    ``(c_out, c_in / groups, kh, kw)``. ``depth`` is the graph depth (or the state-dict index when
+    no graph is known; see ``ModelConvs.depth_method``). ``load`` returns the weight as float32 with
+    ``shape``, exactly the checkpoint values (fp16/bf16 upcast).
+    """
+
+    name: str
+    shape: tuple[int, int, int, int]
+    in_channels: int
+    out_channels: int
+    groups: int
+    depth: int
+    load: Callable[[], np.ndarray]
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return (self.shape[2], self.shape[3])
+
+    @property
+    def n_kernels(self) -> int:
+        """c_out * c_in / groups: one kernel per (output, input) channel pair the layer connects."""
+        return self.shape[0] * self.shape[1]
+
+
+@dataclass(frozen=True)
+class ModelConvs:
+    """All 2-D conv layers of one model, in layer order (graph order, or state-dict order).
+
+    ``skipped_layers`` counts convolutions whose weights are not stored in the file (an ONNX Conv
+    fed by a computed tensor), so the summary says what was left out instead of hiding it.
+    """
+
+    model: str
+    path: str
+    format: str
+    producer: str
+    opset: int | None
+    depth_method: str
+    layers: tuple[ConvLayer, ...]
+    skipped_layers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format {self.format!r} is not one of {FORMATS}")
+        if self.depth_method not in DEPTH_METHODS:
+            raise ValueError(f"depth_method {self.depth_method!r} is not one of {DEPTH_METHODS}")
+
+    @property
+    def layers_3x3(self) -> tuple[ConvLayer, ...]:
+        return tuple(layer for layer in self.layers if layer.kernel == (3, 3))
+
+
+def kernel_counts(layers: Iterable[ConvLayer]) -> dict[tuple[int, int], int]:
+    """Number of kernels per kernel shape, like the original DB's "(k, k) filters" columns."""
+    counts: dict[tuple[int, int], int] = {}
+    for layer in layers:
+        counts[layer.kernel] = counts.get(layer.kernel, 0) + layer.n_kernels
+    return dict(sorted(counts.items()))
+
+
+def filter_share_3x3(counts: Mapping[tuple[int, int], int]) -> float:
+    """3x3 kernels / all kernels except 1x1 (0 when there are none).
+
+    1x1 kernels are excluded because they are channel mixers without spatial extent; the share
+    says how much of the model's spatial filtering is done by 3x3 kernels.
+    """
+    spatial = sum(n for kernel, n in counts.items() if kernel != (1, 1))
+    return counts.get((3, 3), 0) / spatial if spatial else 0.0
+
+
+def conv_depth_ranks(depths: Iterable[int]) -> dict[int, tuple[int, float]]:
+    """Map each graph depth holding a conv to (conv_depth, conv_depth_norm).
+
+    conv_depth is the rank of the depth among the distinct conv depths (convs side by side in
+    parallel branches share it); the normalised value divides by the deepest rank so models of
+    different lengths become comparable on [0, 1] (0 when the model has a single conv depth).
+    """
+    distinct = sorted(set(depths))
+    top = len(distinct) - 1
+    return {depth: (rank, rank / top if top else 0.0) for rank, depth in enumerate(distinct)}

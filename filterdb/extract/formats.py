@@ -1,0 +1,22 @@
+"""The checkpoint formats extraction reads, keyed by file suffix: one table for the manifest check
+(a source must name a readable file) and for the readers (which reader opens which file)."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+FORMAT_OF_SUFFIX = {
+    ".pt": "pytorch",
+    ".pth": "pytorch",
+    ".bin": "pytorch",
+    ".safetensors": "safetensors",
+    ".onnx": "onnx",
+}
+CHECKPOINT_SUFFIXES = tuple(FORMAT_OF_SUFFIX)
+PICKLE_SUFFIXES = tuple(s for s, f in FORMAT_OF_SUFFIX.items() if f == "pytorch")
+FORMATS = tuple(sorted(set(FORMAT_OF_SUFFIX.values())))
+
+
+def checkpoint_format(path: str | PurePath) -> str | None:
+    """``onnx``, ``pytorch`` or ``safetensors`` by the file's suffix; None if none applies."""
+    return FORMAT_OF_SUFFIX.get(PurePath(path).suffix.lower())

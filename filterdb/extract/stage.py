@@ -1,0 +1,84 @@
+"""The per-model extraction job: read one checkpoint, write its outputs, or record its failure."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from filterdb.config import section
+from filterdb.db.filter_file import write_filter_file
+from filterdb.errors import ModelError
+from filterdb.extract.dispatch import read_model
+from filterdb.extract.write import write_extraction, write_layer_table, write_summary
+from filterdb.failures import failure_note, per_model
+
+PathLike = str | os.PathLike[str]
+
+
+def extract(
+    model: str,
+    checkpoint: PathLike,
+    filters_path: PathLike,
+    layers_path: PathLike,
+    summary_path: PathLike,
+    row_group_size: int | None = None,
+    source: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Read one checkpoint and write its outputs (``read_model`` + ``write_extraction``).
+
+    ``row_group_size`` defaults to the config's ``extraction.row_group_size``.
+    """
+    row_group_size = row_group_size or section("extraction")["row_group_size"]
+    convs = read_model(model, checkpoint, source)
+    return write_extraction(
+        convs, filters_path, layers_path, summary_path, row_group_size, progress
+    )
+
+
+def extract_model(
+    model: str,
+    checkpoint_dir: PathLike,
+    filename: str,
+    filters_path: PathLike,
+    layers_path: PathLike,
+    summary_path: PathLike,
+    *,
+    source: str,
+    row_group_size: int,
+    skip_failed: bool,
+    threads: int = 1,
+) -> None:
+    """The ``extract_filters`` job for the checkpoint ``checkpoint_dir/filename``.
+
+    A download recorded as failed, or an unreadable checkpoint, fails the job; with
+    ``skip_failed`` it yields valid, empty tables and a summary naming the error instead, which
+    assembly lists in ``results/failures.tsv``. torch uses the job's ``threads``, no more.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+
+    def run() -> None:
+        failed_download = failure_note(checkpoint_dir)
+        if failed_download:
+            raise ModelError(model, str(checkpoint_dir), f"download failed: {failed_download}")
+        summary = extract(
+            model,
+            Path(checkpoint_dir) / filename,
+            filters_path,
+            layers_path,
+            summary_path,
+            row_group_size,
+            source=source,
+            progress=True,
+        )
+        print(json.dumps(summary, sort_keys=True))
+
+    def record(message: str) -> None:
+        write_filter_file(filters_path, [], row_group_size, lambda lo, hi: None)
+        write_layer_table([], layers_path)
+        write_summary({"model": model, "error": message, "n_filters": 0}, summary_path)
+
+    per_model(run, skip_failed, record)

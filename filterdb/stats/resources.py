@@ -1,0 +1,26 @@
+"""The statistics job's memory model, one definition for the rule's request and the script.
+
+The Dask client runs in the job's own process and holds the per-layer partial results, which grow
+with the database; each worker holds one partition at a time, about ``BYTES_PER_FILTER`` per
+filter while it is processed. The rule asks for the sum; the script hands what the client does
+not need to the workers.
+"""
+
+from __future__ import annotations
+
+CLIENT_RESERVE_MB = 1024
+WORKER_BASE_MB = 400
+BYTES_PER_FILTER = 120
+#: The client's partial results per MB of database input (tables and filter files).
+CLIENT_MB_PER_INPUT_MB = 0.01
+
+
+def statistics_mem_mb(threads: int, partition_rows: int, input_mb: float) -> int:
+    """``mem_mb`` the statistics job asks for: the client plus one partition per worker."""
+    workers = threads * (WORKER_BASE_MB + partition_rows * BYTES_PER_FILTER / 1e6)
+    return int(CLIENT_RESERVE_MB + workers + CLIENT_MB_PER_INPUT_MB * input_mb)
+
+
+def worker_memory_mb(mem_mb: int) -> int:
+    """What the job's local Dask workers share of ``mem_mb``, after the client's reserve."""
+    return max(mem_mb // 2, mem_mb - CLIENT_RESERVE_MB)

@@ -1,0 +1,80 @@
+"""Partitions of whole layers, read back from the filter files (filterdb.stats.partitions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from db_builders import ROW_GROUP_SIZE
+
+from filterdb.db.from_arrays import ArrayLayer, ArrayModel, write_database
+from filterdb.db.schema import LAYERS_FILE, filter_path
+from filterdb.errors import ModelError
+from filterdb.stats.options import StatsOptions
+from filterdb.stats.partitions import plan_partitions, read_partition
+from filterdb.stats.runner import _prepare_tables
+
+
+def _layer(rng, out_channels, in_channels, groups=1):
+    weights = rng.normal(size=(out_channels, in_channels // groups, 3, 3)).astype(np.float32)
+    return ArrayLayer(weights, out_channels, in_channels, groups)
+
+
+def _one_model_db(path, layers, row_group_size=ROW_GROUP_SIZE):
+    return write_database(path, [ArrayModel("m0", {"Task": "A"}, layers)], row_group_size)
+
+
+def test_partitions_hold_whole_layers_and_cover_the_file(tmp_path):
+    rng = np.random.default_rng(9)
+    layers = [_layer(rng, 8, 4), _layer(rng, 16, 8), _layer(rng, 4, 4, 4), _layer(rng, 32, 16)]
+    db = _one_model_db(tmp_path / "db", layers, row_group_size=100)
+    models, table = _prepare_tables(db, StatsOptions.from_params())
+    for partition_rows in (1, 150, 10**6):
+        specs = plan_partitions(models, table, db, partition_rows, np.array([-1]))
+        assert [layer for s in specs for layer in s.layers] == [0, 1, 2, 3]
+        assert all(s.n_rows <= max(partition_rows, 512) for s in specs)
+        raw = np.concatenate([read_partition(s) for s in specs], axis=1)
+        expected = np.concatenate([layer.weights.reshape(-1, 9) for layer in layers]).T
+        assert np.array_equal(raw, expected)
+
+
+def test_partitions_refuse_a_file_that_splits_a_layer(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from filterdb.db.schema import FILTER_SCHEMA
+
+    rng = np.random.default_rng(10)
+    db = _one_model_db(tmp_path / "db", [_layer(rng, 8, 4)])
+    path = filter_path(db, "m0")
+    table = pq.read_table(path)
+    with pq.ParquetWriter(path, FILTER_SCHEMA) as writer:
+        writer.write_table(pa.Table.from_batches(table.to_batches()), row_group_size=10)
+    models, layers = _prepare_tables(db, StatsOptions.from_params())
+    with pytest.raises(ModelError, match="whole layers"):
+        plan_partitions(models, layers, db, 10**6, np.array([-1]))
+
+
+def test_missing_filter_file_is_a_model_error_naming_model_and_file(tmp_path):
+    rng = np.random.default_rng(11)
+    db = _one_model_db(tmp_path / "db", [_layer(rng, 8, 4)])
+    filter_path(db, "m0").unlink()
+    models, layers = _prepare_tables(db, StatsOptions.from_params())
+    with pytest.raises(ModelError, match=r"model 'm0' \(.*m0\.parquet\): cannot read"):
+        plan_partitions(models, layers, db, 10**6, np.array([-1]))
+
+
+def test_unknown_channel_counts_leave_only_orthogonality_undefined(tmp_path):
+    from filterdb.stats.passes import moments_pass
+
+    rng = np.random.default_rng(12)
+    db = _one_model_db(tmp_path / "db", [_layer(rng, 8, 4), _layer(rng, 16, 8)])
+    table = pd.read_parquet(db / LAYERS_FILE)
+    for column in ("in_channels", "out_channels", "groups"):
+        table[column] = pd.array([pd.NA] * len(table), dtype="Int64")
+    table.to_parquet(db / LAYERS_FILE, index=False)
+    models, layers = _prepare_tables(db, StatsOptions.from_params())
+    (spec,) = plan_partitions(models, layers, db, 10**6, np.array([-1]))
+    result = moments_pass(spec)
+    assert np.isnan(result["orthogonality"]).all()
+    assert (result["variance_entropy"] > 0.5).all() and result["n_finite"].tolist() == [32, 128]

@@ -1,0 +1,82 @@
+"""Manifest validation: every bad row is refused with a message naming its line and model."""
+
+from pathlib import Path
+
+import pytest
+
+from filterdb.zoo.columns import MANIFEST_COLUMNS
+from filterdb.zoo.manifest import ManifestError, load_manifest
+
+SHA = "a" * 64
+
+
+def write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
+    lines = ["\t".join(MANIFEST_COLUMNS)]
+    for row in rows:
+        lines.append("\t".join(row.get(c, "") for c in MANIFEST_COLUMNS))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("zoo", ["config/zoo.tsv", "config/zoo_online.tsv", "tests/zoo/zoo.tsv"])
+def test_shipped_manifests_are_valid(zoo, repo):
+    frame = load_manifest(repo / zoo)
+    assert frame["model"].is_unique
+    assert len(frame) >= 5
+
+
+def test_default_zoo_meets_the_offline_brief(repo):
+    frame = load_manifest(repo / "config/zoo.tsv")
+    kinds = frame["source"].str.split(":").str[0]
+    trained = frame[kinds == "pypi"]
+    assert len(frame) >= 12
+    assert len(trained) >= 6
+    assert trained["source"].str.split("==").str[0].nunique() >= 3
+    assert trained["Task"].nunique() >= 3
+    assert trained["Visual Category"].nunique() >= 3
+    suffixes = trained["source"].str.rsplit(".", n=1).str[1]
+    assert {"onnx", "pt"} <= set(suffixes)
+    assert frame.loc[kinds == "timm-init", "source"].nunique() >= 4
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"model": "../etc", "source": "timm-init:resnet18"}, "column model"),
+        ({"model": "a/b", "source": "timm-init:resnet18"}, "invalid model id"),
+        ({"model": "ok", "source": "ftp:x"}, "must start with one of"),
+        ({"model": "ok", "source": "url:https://example.org/w.pt"}, "needs a sha256"),
+        ({"model": "ok", "source": "url:https://example.org/w.txt", "sha256": SHA}, "suffix"),
+        ({"model": "ok", "source": "pypi:dist:member.onnx", "sha256": SHA}, "pypi:<distribution>"),
+        ({"model": "ok", "source": "pypi:d==1:../x.onnx", "sha256": SHA}, "'..'"),
+        ({"model": "ok", "source": "timm:bad name"}, "not a timm model name"),
+        ({"model": "ok", "source": "timm-init:resnet18", "sha256": "xyz"}, "sha256"),
+    ],
+)
+def test_bad_rows_are_refused_with_line_and_model(tmp_path, row, expected):
+    good = {"model": "fine", "source": "timm-init:resnet18"}
+    path = write_manifest(tmp_path / "zoo.tsv", [good, row])
+    with pytest.raises(ManifestError) as err:
+        load_manifest(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "line 3" in message
+    assert expected in message
+    assert "line 2" not in message  # the good row is not blamed
+
+
+def test_duplicate_ids_and_missing_columns(tmp_path):
+    row = {"model": "same", "source": "timm-init:resnet18"}
+    path = write_manifest(tmp_path / "zoo.tsv", [row, row])
+    with pytest.raises(ManifestError, match="duplicate model id"):
+        load_manifest(path)
+    (tmp_path / "short.tsv").write_text("model\tsource\nx\ttimm-init:resnet18\n")
+    with pytest.raises(ManifestError, match="missing columns"):
+        load_manifest(tmp_path / "short.tsv")
+
+
+def test_unknown_values_stay_empty(tmp_path):
+    path = write_manifest(tmp_path / "zoo.tsv", [{"model": "m", "source": "timm-init:resnet18"}])
+    frame = load_manifest(path)
+    assert frame.loc[0, "Task"] == ""
+    assert frame.loc[0, "Paper"] == ""
