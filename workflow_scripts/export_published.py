@@ -7,10 +7,7 @@ from pathlib import Path
 def main(smk) -> None:
     from filterdb.published import export_published
 
-    n_filters = export_published(
-        Path(smk.input.models).parent, smk.output[0], dtype=smk.params.dtype
-    )
-    print(f"exported {n_filters} filters to {smk.output[0]}")
+    export_published(Path(smk.input.models).parent, smk.output[0], dtype=smk.params.dtype)
 
 
 if __name__ == "__main__":

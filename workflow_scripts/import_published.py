@@ -7,15 +7,11 @@ from pathlib import Path
 def main(smk) -> None:
     from filterdb.published import import_published
 
-    report = import_published(
+    import_published(
         smk.input.published,
         Path(smk.output.models).parent,
         row_group_size=smk.params.row_group_size,
         chunk_size=smk.params.chunk_size,
-    )
-    print(
-        f"imported v{report.version}: {report.n_models} models, {report.n_layers} layers, "
-        f"{report.n_filters} filters; {report.values_rounded} values changed by float32 rounding"
     )
 
 

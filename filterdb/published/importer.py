@@ -159,10 +159,19 @@ def import_published(
         log.info("%s: rounding to float32 changed no value (lossless)", where)
     write_frame(layers, db_dir / LAYERS_FILE)
     write_frame(models, db_dir / MODELS_FILE)
-    return ImportReport(
+    report = ImportReport(
         version=version,
         n_models=len(models),
         n_layers=len(layers),
         n_filters=int(layers["n_filters"].sum()),
         values_rounded=reader.values_rounded,
     )
+    log.info(
+        "imported v%s: %d models, %d layers, %d filters; %d values changed by float32 rounding",
+        report.version,
+        report.n_models,
+        report.n_layers,
+        report.n_filters,
+        report.values_rounded,
+    )
+    return report

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -15,6 +13,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from filterdb.acquire.pypi import cached_wheel
 from filterdb.db.filter_file import pack_layers
 from filterdb.db.schema import EXTRACTED_LAYER_SCHEMA, FILTER_SCHEMA, WEIGHT_COLUMNS
 from filterdb.extract.dispatch import read_model
@@ -269,24 +268,13 @@ def test_timm_architecture_is_traced_with_fx(tmp_path):
     np.testing.assert_array_equal(read_filters(paths["filters_path"])[: len(first)], first)
 
 
-FACENET_WHEEL = "facenet_pytorch-2.6.0-py3-none-any.whl"
 FACENET_SHA256 = "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"
 
 
 @pytest.fixture(scope="session")
-def facenet_wheel(pytestconfig):
-    """The facenet-pytorch wheel (trained MTCNN weights), downloaded once into the pytest cache."""
-    cache = pytestconfig.cache.mkdir("facenet_wheel")
-    wheel = cache / FACENET_WHEEL
-    if not wheel.exists():
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-            + ["facenet-pytorch==2.6.0", "-d", str(cache)],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            pytest.skip(f"cannot download facenet-pytorch from PyPI: {proc.stderr[-300:]}")
+def facenet_wheel(wheel_cache):
+    """The facenet-pytorch wheel (trained MTCNN weights), fetched once as the workflow does."""
+    wheel = cached_wheel("mtcnn_pnet", "facenet-pytorch", "2.6.0", wheel_cache)
     assert hashlib.sha256(wheel.read_bytes()).hexdigest() == FACENET_SHA256
     return wheel
 
