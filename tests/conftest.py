@@ -176,9 +176,12 @@ def _external_cluster(workers: int, memory_limit: str) -> Iterator[str]:
                 "--port",
                 "0",
                 "--no-dashboard",
+                # its HTTP endpoint on a free port: the default 8787 would clash with other runs
+                "--dashboard-address",
+                "127.0.0.1:0",
                 "--scheduler-file",
                 str(scheduler_file),
-            ],  # fmt: skip
+            ],
             **quiet,
         )
     ]
@@ -202,7 +205,7 @@ def _external_cluster(workers: int, memory_limit: str) -> Iterator[str]:
                         "--memory-limit",
                         memory_limit,
                         "--no-dashboard",
-                    ],  # fmt: skip
+                    ],
                     **quiet,
                 )
             )
