@@ -119,6 +119,11 @@ def dask_client(
 @contextlib.contextmanager
 def _connect(config: dict[str, Any], n_workers: int, memory_mb: int) -> Iterator[Client]:
     mode = config["cluster"]
+    if mode != "address" and config["scheduler_address"]:
+        raise ValueError(
+            f"dask.scheduler_address is set but dask.cluster is {mode!r}; set dask.cluster to "
+            "'address' to use that scheduler, or remove the address"
+        )
     if mode == "address":
         if not config["scheduler_address"]:
             raise ValueError("dask.cluster is 'address' but dask.scheduler_address is not set")

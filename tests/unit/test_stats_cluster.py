@@ -29,12 +29,16 @@ def test_bad_dask_sections_are_refused_naming_the_key(section: dict, message: st
         pytest.fail("dask_client yielded for a bad section")
 
 
-def test_address_mode_needs_an_address() -> None:
-    with (
-        pytest.raises(ValueError, match="scheduler_address is not set"),
-        dask_client({"cluster": "address"}, 1, 512),
-    ):
-        pytest.fail("dask_client yielded without an address")
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"cluster": "address"}, "scheduler_address is not set"),
+        ({"scheduler_address": "tcp://127.0.0.1:8786"}, "set dask.cluster to 'address'"),
+    ],
+)
+def test_an_address_goes_with_address_mode_only(section: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message), dask_client(section, 1, 512):
+        pytest.fail("dask_client yielded for a contradictory section")
 
 
 def test_slurm_kwargs_pass_only_what_is_set(repo) -> None:
