@@ -14,24 +14,39 @@ from collections.abc import Callable
 from pathlib import Path
 
 from filterdb.atomic import write_text_atomic
-from filterdb.errors import ModelError
+from filterdb.errors import ModelError, describe
 
 FAILED_NOTE = "FAILED"
 
 PathLike = str | os.PathLike[str]
 
 
-def per_model(step: Callable[[], None], skip_failed: bool, record: Callable[[str], None]) -> bool:
-    """Run one model's ``step``; on a ``ModelError`` re-raise it, or ``record`` its message.
+def per_model(
+    model: str,
+    where: str,
+    step: Callable[[], None],
+    skip_failed: bool,
+    record: Callable[[str], None],
+) -> bool:
+    """Run one model's ``step``; if it fails, re-raise as a ``ModelError`` or ``record`` it.
+
+    *Any* exception is the model's failure, not only a ``ModelError``: a crafted file can make a
+    library raise ``MemoryError``, ``IndexError`` or ``RecursionError``, and with the switch on
+    that must cost this model alone. Such an exception becomes ``model 'X' (where): Type: message``,
+    the same message with the switch off or on. ``KeyboardInterrupt`` and ``SystemExit`` are not
+    ``Exception``s and pass through: they stop the run, as the user asked.
 
     Returns whether the step succeeded. Re-raised, the traceback ending in the cause goes to the
     job's log, which Snakemake shows; recorded, the message is printed to the log as well.
     """
     try:
         step()
-    except ModelError as error:
+    except Exception as exc:  # the per-model boundary: see the docstring
+        error = exc if isinstance(exc, ModelError) else ModelError(model, where, describe(exc))
         if not skip_failed:
-            raise
+            if error is exc:
+                raise
+            raise error from exc
         record(str(error))
         print(f"skip_failed_models: recorded as failed: {error}")
         return False

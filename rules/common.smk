@@ -10,6 +10,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from filterdb.db.schema import FILTERS_DIR, LAYERS_FILE, MODELS_FILE
+from filterdb.extract.memory import declared_mb, extraction_mem_mb
 from filterdb.figures.catalogue import COMBINED_SHIFT_AXES, FIGURES, figure_files
 from filterdb.stats.files import (
     STATS_FILES,
@@ -66,6 +67,13 @@ def input_mb(wildcards, input):
         files = path.rglob("*") if path.is_dir() else [path]
         total += sum(f.stat().st_size for f in files if f.is_file())
     return total / 1e6
+
+
+def extraction_job_mb(wildcards, input):
+    """The extraction job's mem_mb: follows the sizes its checkpoint declares (capped)."""
+    return extraction_mem_mb(
+        declared_mb(input.checkpoint), config["extraction"]["max_mem_mb"]
+    )
 
 
 def all_cores():

@@ -14,7 +14,7 @@ rule extract_filters:
         "../envs/extract.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc, input: int(2000 + 4 * input_mb(wc, input)),
+        mem_mb=extraction_job_mb,
         runtime=lambda wc, input: int(10 + input_mb(wc, input) / 50),
     params:
         model="{model}",

@@ -18,6 +18,7 @@ def main(smk) -> None:
         row_group_size=smk.params.row_group_size,
         skip_failed=smk.params.skip_failed,
         threads=smk.threads,
+        mem_mb=smk.resources.mem_mb,
     )
 
 

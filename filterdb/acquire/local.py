@@ -19,6 +19,8 @@ def copy_checkpoint(
     The copy, not the original, is hashed: that is the file every later stage reads.
     """
     source = Path(source)
+    if source.is_dir():
+        raise ModelError(model, str(source), "is a directory, not a checkpoint file")
     if not source.is_file():
         raise ModelError(model, str(source), "local checkpoint file not found")
     with atomic_path(target) as tmp:

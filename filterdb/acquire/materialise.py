@@ -105,7 +105,13 @@ def download_model(
         materialise(model, parsed, sha256, target, settings=settings)
         print(f"model {model!r}: wrote {target} ({target.stat().st_size} bytes)")
 
-    per_model(fetch, skip_failed, lambda error: write_failure_note(target.parent, str(error)))
+    per_model(
+        model,
+        source,
+        fetch,
+        skip_failed,
+        lambda error: write_failure_note(target.parent, str(error)),
+    )
 
 
 def _remove_partials(target: Path) -> None:

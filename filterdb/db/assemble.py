@@ -123,4 +123,5 @@ def _model_row(model_id: int, manifest_row: dict[str, str], summary: dict) -> di
     row["n_filters"] = summary["n_filters"]
     row["3x3_filter_share"] = float(summary["3x3_filter_share"])
     row["skipped_layers"] = summary.get("skipped_layers", 0)
+    row["skipped_reasons"] = summary.get("skipped_reasons", "")
     return row

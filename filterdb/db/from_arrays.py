@@ -152,4 +152,5 @@ def _model_row(model_id: int, model: ArrayModel, layer_rows: list[dict]) -> dict
         "n_filters": n_filters,
         "3x3_filter_share": 1.0 if n_filters else 0.0,
         "skipped_layers": 0,
+        "skipped_reasons": "",
     }

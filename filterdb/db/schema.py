@@ -67,7 +67,7 @@ EXTRACTED_LAYER_SCHEMA = pa.schema(
 EXTRACTION_COLUMNS = ("format", "producer", "opset", "depth_method", "n_conv_layers")
 #: ``models.parquet`` starts with these columns, then one kernel count per shape, then the tail.
 MODEL_HEAD_COLUMNS = ("model_id", *MANIFEST_COLUMNS, *EXTRACTION_COLUMNS)
-MODEL_TAIL_COLUMNS = ("n_filters", "3x3_filter_share", "skipped_layers")
+MODEL_TAIL_COLUMNS = ("n_filters", "3x3_filter_share", "skipped_layers", "skipped_reasons")
 SHAPE_COLUMN = re.compile(r"^\((\d+), (\d+)\) filters$")
 
 

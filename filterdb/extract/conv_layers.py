@@ -8,11 +8,13 @@ in memory.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from filterdb.errors import ModelError
 from filterdb.extract.formats import FORMATS
 
 DEPTH_METHODS = ("onnx_graph", "fx_trace", "state_dict_order")
@@ -51,8 +53,10 @@ class ConvLayer:
 class ModelConvs:
     """All 2-D conv layers of one model, in layer order (graph order, or state-dict order).
 
-    ``skipped_layers`` counts convolutions whose weights are not stored in the file (an ONNX Conv
-    fed by a computed tensor), so the summary says what was left out instead of hiding it.
+    ``skipped`` counts, by reason, the 2-D convolutions that are not extracted: weights that are
+    not stored in the file (an ONNX Conv fed by a computed tensor), or are stored as integers
+    (quantised; their scale lives elsewhere, so the raw integers are not filters). The summary
+    and ``models.parquet`` report them, so nothing is dropped silently.
     """
 
     model: str
@@ -62,13 +66,22 @@ class ModelConvs:
     opset: int | None
     depth_method: str
     layers: tuple[ConvLayer, ...]
-    skipped_layers: int = 0
+    skipped: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format {self.format!r} is not one of {FORMATS}")
         if self.depth_method not in DEPTH_METHODS:
             raise ValueError(f"depth_method {self.depth_method!r} is not one of {DEPTH_METHODS}")
+
+    @property
+    def skipped_layers(self) -> int:
+        return sum(self.skipped.values())
+
+    @property
+    def skipped_reasons(self) -> str:
+        """``"reason: n; ..."`` sorted by reason; empty when nothing was skipped."""
+        return "; ".join(f"{reason}: {n}" for reason, n in sorted(self.skipped.items()))
 
     @property
     def layers_3x3(self) -> tuple[ConvLayer, ...]:
@@ -103,3 +116,41 @@ def conv_depth_ranks(depths: Iterable[int]) -> dict[int, tuple[int, float]]:
     distinct = sorted(set(depths))
     top = len(distinct) - 1
     return {depth: (rank, rank / top if top else 0.0) for rank, depth in enumerate(distinct)}
+
+
+def count_skipped(reasons: Iterable[str]) -> dict[str, int]:
+    """{reason: number of layers} from one reason per skipped layer."""
+    return dict(Counter(reasons))
+
+
+def layer_problem(layer: ConvLayer) -> str | None:
+    """What makes ``layer``'s shape and channel bookkeeping inconsistent, or None.
+
+    A conv weight is ``(c_out, c_in / groups, kh, kw)`` with every dimension positive, groups
+    divide both channel counts, and the stored shape agrees with the channel counts. A file can
+    declare anything (``group=0``, negative dims); caught here, it is that model's error rather
+    than a failure of the statistics over the whole database.
+    """
+    shape = layer.shape
+    if len(shape) != 4 or any(d < 1 for d in shape):
+        return f"weight shape {tuple(shape)} is not 4-D with positive dimensions"
+    if layer.groups < 1:
+        return f"groups={layer.groups}; it must be at least 1"
+    if layer.out_channels != shape[0] or layer.in_channels != shape[1] * layer.groups:
+        return (
+            f"weight shape {tuple(shape)} does not match in_channels={layer.in_channels}, "
+            f"out_channels={layer.out_channels}, groups={layer.groups} "
+            "(expected (out_channels, in_channels / groups, kh, kw))"
+        )
+    if layer.out_channels % layer.groups:
+        return f"out_channels={layer.out_channels} is not divisible by groups={layer.groups}"
+    return None
+
+
+def check_layers(convs: ModelConvs) -> ModelConvs:
+    """``convs`` unchanged, or a ``ModelError`` naming the first inconsistent layer."""
+    for layer in convs.layers:
+        problem = layer_problem(layer)
+        if problem:
+            raise ModelError(convs.model, convs.path, f"layer {layer.name!r}: {problem}")
+    return convs

@@ -1,13 +1,15 @@
 """Read the 2-D conv layers of an ONNX model.
 
-A layer is the stored weight (input #1) of a ``Conv`` node with a 4-D weight: an initializer, or
-the tensor of a ``Constant`` node, which is how some exporters (Paddle2ONNX, e.g. PP-OCR) store
-initializers. A weight that is computed in the graph (e.g. dequantised) is not a stored filter
-set, so such a Conv is counted in ``skipped_layers`` instead (as are Convs inside control-flow
-subgraphs, which the top-level depth cannot place). ``Constant`` nodes are weights, not
-operations, so like initializers they do not count towards graph depth. A weight shared by
-several Conv nodes is one layer, at its first node. Weights stay undecoded until the writer asks
-for them, one layer at a time; external data is read from beside the model file.
+A layer is the stored weight (input #1) of a ``Conv`` node with a 4-D floating-point weight: an
+initializer, or the tensor of a ``Constant`` node, which is how some exporters (Paddle2ONNX, e.g.
+PP-OCR) store initializers. Every other 2-D convolution is counted in ``skipped`` with its reason,
+never dropped silently: a weight computed in the graph (e.g. dequantised) is not a stored filter
+set; integer weights (``QLinearConv``, ``ConvInteger``, or an int8 initializer) are unscaled and
+so are not filters; transposed convolutions are not convolution filters in the database's sense;
+Convs inside control-flow subgraphs cannot be placed by the top-level depth. ``Constant`` nodes
+are weights, not operations, so like initializers they do not count towards graph depth. A weight
+shared by several Conv nodes is one layer, at its first node. Weights stay undecoded until the
+writer asks for them, one layer at a time; external data is read from beside the model file.
 """
 
 from __future__ import annotations
@@ -21,10 +23,23 @@ from onnx import numpy_helper
 from onnx.external_data_helper import uses_external_data
 
 from filterdb.errors import ModelError, describe
-from filterdb.extract.conv_layers import ConvLayer, ModelConvs
+from filterdb.extract.conv_layers import ConvLayer, ModelConvs, count_skipped
 from filterdb.extract.graph_depth import longest_path_depths
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+_FLOAT_TYPES = (
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+    onnx.TensorProto.DOUBLE,
+)
+#: Convolution operators that are not extracted, with the input index of their weight.
+_SKIPPED_CONVS = {
+    "QLinearConv": (3, "QLinearConv (quantised weights)"),
+    "ConvInteger": (1, "ConvInteger (quantised weights)"),
+    "ConvTranspose": (1, "transposed convolution"),
+}
+_QUANTISED_DOMAINS = (*_DEFAULT_DOMAINS, "com.microsoft")
 
 
 def read_onnx(model: str, path: Path) -> ModelConvs:
@@ -33,7 +48,7 @@ def read_onnx(model: str, path: Path) -> ModelConvs:
     proto = _load(model, path)
     graph = proto.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
-    initializers.update(_constant_tensors(graph))
+    initializers.update(_constant_tensors(model, path, graph))
     producer_of = {
         name: index
         for index, node in enumerate(graph.node)
@@ -51,15 +66,29 @@ def read_onnx(model: str, path: Path) -> ModelConvs:
     except ValueError as exc:
         raise ModelError(model, str(path), f"invalid ONNX graph: {exc}") from exc
     layers: dict[str, ConvLayer] = {}
-    skipped = sum(_is_conv(node) for node in _subgraph_nodes(graph))
+    skipped = [
+        "inside a control-flow subgraph"
+        for node in _subgraph_nodes(graph)
+        if _is_conv(node) or _skipped_conv(node)
+    ]
     for index, node in enumerate(graph.node):
+        if _skipped_conv(node):
+            weight_index, reason = _SKIPPED_CONVS[node.op_type]
+            if _is_2d(node, _weight(node, weight_index, initializers)):
+                skipped.append(reason)
+            continue
         if not _is_conv(node):
             continue
-        weight = initializers.get(node.input[1]) if len(node.input) > 1 else None
+        weight = _weight(node, 1, initializers)
         if weight is None:
-            skipped += 1
+            if _is_2d(node, None):
+                skipped.append("weight computed in the graph")
             continue
         if len(weight.dims) != 4 or weight.name in layers:
+            continue
+        if weight.data_type not in _FLOAT_TYPES:
+            kind = onnx.TensorProto.DataType.Name(weight.data_type)
+            skipped.append(f"weight stored as {kind}, not floating point")
             continue
         groups = next((attr.i for attr in node.attribute if attr.name == "group"), 1)
         c_out, c_in_per_group = weight.dims[0], weight.dims[1]
@@ -75,7 +104,14 @@ def read_onnx(model: str, path: Path) -> ModelConvs:
     opset = next((o.version for o in proto.opset_import if o.domain in _DEFAULT_DOMAINS), None)
     producer = f"{proto.producer_name} {proto.producer_version}".strip()
     return ModelConvs(
-        model, str(path), "onnx", producer, opset, "onnx_graph", tuple(layers.values()), skipped
+        model,
+        str(path),
+        "onnx",
+        producer,
+        opset,
+        "onnx_graph",
+        tuple(layers.values()),
+        count_skipped(skipped),
     )
 
 
@@ -119,19 +155,53 @@ def _is_constant(node: onnx.NodeProto) -> bool:
     return node.op_type == "Constant" and node.domain in _DEFAULT_DOMAINS
 
 
-def _constant_tensors(graph: onnx.GraphProto) -> dict[str, onnx.TensorProto]:
+def _constant_tensors(
+    model: str, path: Path, graph: onnx.GraphProto
+) -> dict[str, onnx.TensorProto]:
     """Tensors held by ``Constant`` nodes' ``value`` attribute, named after the node's output.
 
     The attribute's tensor is usually unnamed; naming it in place (no copy of the data) gives the
-    layer the name the graph uses for it.
+    layer the name the graph uses for it. A Constant without exactly one output is invalid ONNX.
     """
     tensors = {}
     for node in graph.node:
+        if not _is_constant(node):
+            continue
+        if len(node.output) != 1 or not node.output[0]:
+            raise ModelError(
+                model,
+                str(path),
+                f"invalid ONNX graph: Constant node {node.name!r} has {len(node.output)} "
+                "outputs (exactly one named output expected)",
+            )
         for attr in node.attribute:
-            if _is_constant(node) and attr.name == "value":
+            if attr.name == "value":
                 attr.t.name = node.output[0]
                 tensors[node.output[0]] = attr.t
     return tensors
+
+
+def _weight(
+    node: onnx.NodeProto, index: int, initializers: dict[str, onnx.TensorProto]
+) -> onnx.TensorProto | None:
+    """The stored tensor at input ``index`` of ``node``; None if it is computed (or absent)."""
+    return initializers.get(node.input[index]) if len(node.input) > index else None
+
+
+def _is_2d(node: onnx.NodeProto, weight: onnx.TensorProto | None) -> bool:
+    """Whether a conv node is 2-D: by its stored weight's rank, else by ``kernel_shape``.
+
+    A computed weight without ``kernel_shape`` counts as 2-D: better one skipped layer too many in
+    the summary than one hidden.
+    """
+    if weight is not None:
+        return len(weight.dims) == 4
+    kernel = next((list(a.ints) for a in node.attribute if a.name == "kernel_shape"), None)
+    return kernel is None or len(kernel) == 2
+
+
+def _skipped_conv(node: onnx.NodeProto) -> bool:
+    return node.op_type in _SKIPPED_CONVS and node.domain in _QUANTISED_DOMAINS
 
 
 def _is_conv(node: onnx.NodeProto) -> bool:

@@ -7,7 +7,9 @@ to run code (or build arbitrary Python objects) is refused, never executed. Two 
   ``(c_out, c_in / groups, kh, kw)``. Groups cannot be seen in a state dict, so groups = 1 and
   in/out channels come from the weight shape (in_channels = c_in / groups as stored). The shape,
   and hence the kernels and filters, is exact either way; only the ``groups``/``in_channels``
-  columns are a lower bound for grouped convs. Depth is the index among the conv weights.
+  columns are a lower bound for grouped convs. Depth is the index among the conv weights. A 4-D
+  tensor stored as integers (quantised, or int8 with its scale elsewhere) is counted as skipped,
+  never stored as float filters: unscaled integers are not the model's filters.
 * module (timm architectures): the state dict is loaded into the built module, so groups and
   channels are read from the ``nn.Conv2d`` modules and depth comes from an fx trace.
 """
@@ -25,7 +27,7 @@ import torch
 from torch import nn
 
 from filterdb.errors import ModelError, describe
-from filterdb.extract.conv_layers import ConvLayer, ModelConvs
+from filterdb.extract.conv_layers import ConvLayer, ModelConvs, count_skipped
 from filterdb.extract.formats import checkpoint_format
 from filterdb.extract.graph_depth import fx_conv_weight_depths
 from filterdb.extract.pickle_scan import unpickling_cause
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _NESTED_KEYS = ("state_dict", "model")
 _PARALLEL_PREFIX = "module."
+#: Containers nest a state dict a level or two deep; a file nesting deeper is not a checkpoint.
+MAX_NESTING = 8
 
 
 def load_state_dict(model: str, path: Path) -> dict[str, torch.Tensor]:
@@ -73,7 +77,13 @@ def read_state_dict(model: str, path: Path) -> ModelConvs:
     """Conv layers of a bare state dict, in state-dict order (see the module docstring)."""
     path = Path(path)
     state = load_state_dict(model, path)
-    convs = [(key, t) for key, t in state.items() if t.ndim == 4 and t.is_floating_point()]
+    weights4d = [(key, t) for key, t in state.items() if t.ndim == 4]
+    convs = [(key, t) for key, t in weights4d if t.is_floating_point()]
+    skipped = count_skipped(
+        f"stored as {str(t.dtype).removeprefix('torch.')}, not floating point"
+        for _, t in weights4d
+        if not t.is_floating_point()
+    )
     layers = tuple(
         ConvLayer(
             name=key,
@@ -87,7 +97,7 @@ def read_state_dict(model: str, path: Path) -> ModelConvs:
         for index, (key, t) in enumerate(convs)
     )
     return ModelConvs(
-        model, str(path), checkpoint_format(path), "", None, "state_dict_order", layers
+        model, str(path), checkpoint_format(path), "", None, "state_dict_order", layers, skipped
     )
 
 
@@ -123,6 +133,9 @@ def read_module(
             f"missing keys {result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}",
         )
     convs = {f"{name}.weight": m for name, m in module.named_modules() if isinstance(m, nn.Conv2d)}
+    skipped = count_skipped(
+        "transposed convolution" for m in module.modules() if isinstance(m, nn.ConvTranspose2d)
+    )
     depths, method = _trace_or_order(model, module, convs, leaf_types, autowrap_functions)
     layers = tuple(
         ConvLayer(
@@ -136,7 +149,7 @@ def read_module(
         )
         for name, depth in depths.items()
     )
-    return ModelConvs(model, str(path), checkpoint_format(path), "", None, method, layers)
+    return ModelConvs(model, str(path), checkpoint_format(path), "", None, method, layers, skipped)
 
 
 def read_timm(model: str, path: Path, architecture: str) -> ModelConvs:
@@ -184,7 +197,25 @@ def _trace_or_order(
 
 
 def _flatten_checkpoint(model: str, path: Path, obj: object) -> dict[str, torch.Tensor]:
+    """The state dict inside a loaded checkpoint, unwrapped and with DataParallel keys undone.
+
+    The walk is bounded: a pickle can build a dict that contains itself, and an unbounded unwrap
+    of it never ends. ``module.`` is removed only when every key has it (as DataParallel writes
+    them); removing it from some keys could make two weights one and lose the other.
+    """
+    visited: set[int] = set()
     while isinstance(obj, Mapping):
+        if id(obj) in visited:
+            raise ModelError(
+                model, str(path), f"checkpoint containers {_NESTED_KEYS} contain themselves"
+            )
+        if len(visited) > MAX_NESTING:
+            raise ModelError(
+                model,
+                str(path),
+                f"checkpoint containers {_NESTED_KEYS} nest more than {MAX_NESTING} deep",
+            )
+        visited.add(id(obj))
         nested = next((obj[k] for k in _NESTED_KEYS if isinstance(obj.get(k), Mapping)), None)
         if nested is None:
             break
@@ -193,11 +224,9 @@ def _flatten_checkpoint(model: str, path: Path, obj: object) -> dict[str, torch.
         raise ModelError(
             model, str(path), f"checkpoint holds a {type(obj).__name__}, not a state dict"
         )
-    state = {
-        str(k).removeprefix(_PARALLEL_PREFIX): v
-        for k, v in obj.items()
-        if isinstance(v, torch.Tensor)
-    }
+    state = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if state and all(k.startswith(_PARALLEL_PREFIX) for k in state):
+        state = {k.removeprefix(_PARALLEL_PREFIX): v for k, v in state.items()}
     if not state:
         raise ModelError(
             model,

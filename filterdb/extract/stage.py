@@ -10,6 +10,7 @@ from filterdb.config import section
 from filterdb.db.filter_file import write_filter_file
 from filterdb.errors import ModelError
 from filterdb.extract.dispatch import read_model
+from filterdb.extract.memory import MemoryLimit
 from filterdb.extract.write import write_extraction, write_layer_table, write_summary
 from filterdb.failures import failure_note, per_model
 
@@ -25,15 +26,18 @@ def extract(
     row_group_size: int | None = None,
     source: str | None = None,
     progress: bool = False,
+    mem_mb: int | None = None,
 ) -> dict:
     """Read one checkpoint and write its outputs (``read_model`` + ``write_extraction``).
 
-    ``row_group_size`` defaults to the config's ``extraction.row_group_size``.
+    ``row_group_size`` defaults to the config's ``extraction.row_group_size``; ``mem_mb`` is the
+    job's memory, which bounds what may be materialised (default ``extraction.max_mem_mb``).
     """
     row_group_size = row_group_size or section("extraction")["row_group_size"]
-    convs = read_model(model, checkpoint, source)
+    limit = MemoryLimit.for_job(mem_mb)
+    convs = read_model(model, checkpoint, source, limit)
     return write_extraction(
-        convs, filters_path, layers_path, summary_path, row_group_size, progress
+        convs, filters_path, layers_path, summary_path, row_group_size, progress, limit
     )
 
 
@@ -49,12 +53,14 @@ def extract_model(
     row_group_size: int,
     skip_failed: bool,
     threads: int = 1,
+    mem_mb: int | None = None,
 ) -> None:
     """The ``extract_filters`` job for the checkpoint ``checkpoint_dir/filename``.
 
     A download recorded as failed, or an unreadable checkpoint, fails the job; with
     ``skip_failed`` it yields valid, empty tables and a summary naming the error instead, which
-    assembly lists in ``results/failures.tsv``. torch uses the job's ``threads``, no more.
+    assembly lists in ``results/failures.tsv``. torch uses the job's ``threads``, no more, and
+    nothing larger than the job's ``mem_mb`` allows is materialised.
     """
     import torch
 
@@ -73,6 +79,7 @@ def extract_model(
             row_group_size,
             source=source,
             progress=True,
+            mem_mb=mem_mb,
         )
         print(json.dumps(summary, sort_keys=True))
 
@@ -81,4 +88,4 @@ def extract_model(
         write_layer_table([], layers_path)
         write_summary({"model": model, "error": message, "n_filters": 0}, summary_path)
 
-    per_model(run, skip_failed, record)
+    per_model(model, str(checkpoint_dir), run, skip_failed, record)

@@ -28,6 +28,7 @@ from filterdb.extract.conv_layers import (
     filter_share_3x3,
     kernel_counts,
 )
+from filterdb.extract.memory import MemoryLimit
 from filterdb.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
@@ -47,6 +48,7 @@ def summarize(convs: ModelConvs) -> dict:
         "n_filters": counts.get((3, 3), 0),
         "3x3_filter_share": filter_share_3x3(counts),
         "skipped_layers": convs.skipped_layers,
+        "skipped_reasons": convs.skipped_reasons,
     }
 
 
@@ -69,12 +71,17 @@ def write_extraction(
     summary_path: PathLike,
     row_group_size: int,
     progress: bool = False,
+    limit: MemoryLimit | None = None,
 ) -> dict:
     """Write the three per-model outputs, decoding the 3x3 layers one row group at a time.
 
-    Returns the summary that was written.
+    Every layer's declared size is checked against ``limit`` (default
+    :meth:`MemoryLimit.for_job`) before the first one is decoded. Returns the summary written.
     """
     layers_3x3 = convs.layers_3x3
+    limit = limit or MemoryLimit.for_job()
+    for layer in layers_3x3:
+        limit.check_layer(convs.model, convs.path, layer.name, layer.shape)
     ranks = conv_depth_ranks(layer.depth for layer in convs.layers)
     records: list[dict] = []
     bar = progress_bar(len(layers_3x3), convs.model, "layer", enabled=progress)

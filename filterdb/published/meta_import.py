@@ -238,6 +238,7 @@ def _models_table(
         "n_filters": by_model["n_filters"].sum().to_numpy(),
         "3x3_filter_share": found.pop("3x3_filter_share", defaults["3x3_filter_share"]),
         "skipped_layers": found.pop("skipped_layers", 0),
+        "skipped_reasons": found.pop("skipped_reasons", ""),
     }
     models = pd.DataFrame({**head, **shapes, **tail, **found}, index=pd.RangeIndex(len(first)))
     for column in NULLABLE_INT_COLUMNS:

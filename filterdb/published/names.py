@@ -39,6 +39,7 @@ PUBLISHED_MODEL_COLUMNS = (
     "n_conv_layers",
     "3x3_filter_share",
     "skipped_layers",
+    "skipped_reasons",
 )
 # Columns the import computes itself (from the ranges and the filter values). A meta column of the
 # same name is kept under PRESERVED_PREFIX + name and exported back under its own name; so are the

@@ -4,10 +4,16 @@ Every row is checked before any job starts, against ``filterdb/schemas/zoo.schem
 things a schema cannot say (sources parse, sha256 present where bytes come from the network, ids
 unique). One message lists every bad row with its line and model, so a researcher fixes the
 manifest in one go instead of one failed run at a time.
+
+The file is a TSV written by people, so it is read with quoting off: a ``"`` is a character like
+any other. With CSV quoting, an unbalanced quote in one cell silently swallows the rows after it,
+and a cell that starts with a quote loses it.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import jsonschema
@@ -31,12 +37,18 @@ def load_manifest(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8-sig")
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep="\t",
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+        )
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ManifestError(f"zoo manifest {path}: cannot be read as a TSV: {exc}") from exc
-    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ManifestError(f"zoo manifest {path}: missing columns {missing}")
+    _check_layout(path, text, frame)
     frame = frame.apply(lambda col: col.str.strip())
     schema = yaml.safe_load(ZOO_SCHEMA.read_text())
     validator = jsonschema.Draft202012Validator(schema)
@@ -57,6 +69,27 @@ def load_manifest(path: str | Path) -> pd.DataFrame:
         raise ManifestError(f"zoo manifest {path} lists no models")
     frame["sha256"] = frame["sha256"].str.lower()
     return frame
+
+
+def _check_layout(path: Path, text: str, frame: pd.DataFrame) -> None:
+    """Refuse what pandas would bend: repeated column names, rows that did not come out one each.
+
+    pandas renames a repeated header (``source``, ``source.1``) and would read the wrong one; and
+    each non-blank line after the header must be exactly one row, or something was merged.
+    """
+    header = [name.strip() for name in text.split("\n", 1)[0].rstrip("\r").split("\t")]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ManifestError(f"zoo manifest {path}: repeated column(s) {repeated}")
+    missing = [c for c in MANIFEST_COLUMNS if c not in header]
+    if missing:
+        raise ManifestError(f"zoo manifest {path}: missing columns {missing}")
+    lines = sum(bool(line.strip(" \r")) for line in text.split("\n")[1:])
+    if lines != len(frame):
+        raise ManifestError(
+            f"zoo manifest {path}: {lines} non-empty line(s) after the header, but {len(frame)} "
+            "row(s) were read"
+        )
 
 
 def _row_problems(row: dict[str, str], validator: jsonschema.Validator) -> list[str]:

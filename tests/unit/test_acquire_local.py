@@ -61,6 +61,12 @@ def test_missing_file_names_model_and_path(workdir):
         copy(workdir, "file:local/gone.pt", None, workdir / "net.pt")
 
 
+def test_a_directory_is_named_as_one(workdir):
+    (workdir / "local" / "dir.pt").mkdir()
+    with pytest.raises(ModelError, match=r"dir\.pt\): is a directory, not a checkpoint file"):
+        copy(workdir, "file:local/dir.pt", None, workdir / "net.pt")
+
+
 def test_malformed_sha256_is_refused(workdir):
     with pytest.raises(ModelError, match="not 64 hex digits"):
         copy(workdir, "file:local/net.pt", "abc", workdir / "net.pt")

@@ -113,6 +113,7 @@ def test_branching_graph_depths_filters_and_summary(tmp_path):
         "n_filters": 24,
         "3x3_filter_share": 24 / 40,
         "skipped_layers": 0,
+        "skipped_reasons": "",
     }
 
 

@@ -106,6 +106,7 @@ def test_bare_state_dict_filters_layers_and_summary(tmp_path):
         "n_filters": 24,
         "3x3_filter_share": 24 / 36,
         "skipped_layers": 0,
+        "skipped_reasons": "",
     }
 
 

@@ -80,3 +80,22 @@ def test_unknown_values_stay_empty(tmp_path):
     frame = load_manifest(path)
     assert frame.loc[0, "Task"] == ""
     assert frame.loc[0, "Paper"] == ""
+
+
+def test_quotes_are_ordinary_characters_and_no_row_is_swallowed(tmp_path):
+    rows = [
+        {"model": "a", "source": "timm-init:resnet18", "Paper": '"Deep residual learning'},
+        {"model": "b", "source": "timm-init:resnet18", "Name": '"ResNet" (v1.5)'},
+        {"model": "c", "source": "timm-init:resnet18"},
+    ]
+    frame = load_manifest(write_manifest(tmp_path / "zoo.tsv", rows))
+    assert list(frame["model"]) == ["a", "b", "c"]
+    assert frame.loc[0, "Paper"] == '"Deep residual learning'
+    assert frame.loc[1, "Name"] == '"ResNet" (v1.5)'
+
+
+def test_repeated_columns_are_refused(tmp_path):
+    path = tmp_path / "zoo.tsv"
+    path.write_text("\t".join([*MANIFEST_COLUMNS, "source"]) + "\n")
+    with pytest.raises(ManifestError, match=r"repeated column\(s\) \['source'\]"):
+        load_manifest(path)
