@@ -6,6 +6,7 @@ safetensors), so the unit tests and the workflow test try exactly the same bytes
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,21 @@ def stride0_pt(path: Path) -> Path:
     return path
 
 
-def _model(nodes, initializers=(), inputs=2) -> onnx.ModelProto:
+def legacy_storage_lie_pt(path: Path) -> Path:
+    """torch's legacy (non-zip) format, 450 bytes, whose pickle declares an 8 GB storage.
+
+    The loader allocates a storage at its declared size before reading it; the 18-element storage
+    of a (2, 1, 3, 3) weight is patched to declare 2e9 float32 elements.
+    """
+    torch.save({"conv.weight": torch.ones(2, 1, 3, 3)}, path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    numel = b"K\x12N"  # BININT1 18, then NONE: the storage's element count in the pickle
+    assert data.count(numel) == 1, "torch's legacy layout changed"
+    path.write_bytes(data.replace(numel, b"J" + struct.pack("<i", 2_000_000_000) + b"N"))
+    return path
+
+
+def onnx_model(nodes, initializers=(), inputs=2) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         "g",
@@ -50,14 +65,14 @@ def onnx_constant_without_output(path: Path) -> Path:
         helper.make_node("Constant", [], [], name="orphan", value=value),
         helper.make_node("Conv", ["x", "W"], ["y"], name="conv"),
     ]
-    onnx.save(_model(nodes, [numpy_helper.from_array(FLOAT_WEIGHT, "W")]), path)
+    onnx.save(onnx_model(nodes, [numpy_helper.from_array(FLOAT_WEIGHT, "W")]), path)
     return path
 
 
 def onnx_group_zero(path: Path) -> Path:
     """A Conv with ``group=0``: once extracted as groups=0, in_channels=0."""
     nodes = [helper.make_node("Conv", ["x", "W"], ["y"], name="conv", group=0)]
-    onnx.save(_model(nodes, [numpy_helper.from_array(FLOAT_WEIGHT, "W")]), path)
+    onnx.save(onnx_model(nodes, [numpy_helper.from_array(FLOAT_WEIGHT, "W")]), path)
     return path
 
 
@@ -85,7 +100,7 @@ def onnx_quantised(path: Path) -> Path:
         helper.make_node("DequantizeLinear", ["qb", "s", "zp"], ["b"], name="dequantise"),
         helper.make_node("Conv", ["b", "I"], ["y"], name="int8_conv"),
     ]
-    onnx.save(_model(nodes, initializers), path)
+    onnx.save(onnx_model(nodes, initializers), path)
     return path
 
 

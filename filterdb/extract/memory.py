@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ BYTES_PER_WEIGHT = 12
 #: Request = REQUEST_BASE_MB + REQUEST_FACTOR x declared MB, capped by ``extraction.max_mem_mb``.
 REQUEST_BASE_MB = 2000
 REQUEST_FACTOR = 4
+#: An extraction job's allocations fail beyond this multiple of its mem_mb (``RLIMIT_DATA``).
+DATA_LIMIT_FACTOR = 2
 _GENUINE = (
     "if the file is genuine, give the job more memory "
     "(--set-resources extract_filters:mem_mb=N, or a higher extraction.max_mem_mb)"
@@ -112,3 +115,20 @@ class MemoryLimit:
                 f"layer {name!r} declares shape {tuple(shape)} = {elements} weights, more than "
                 f"this job's limit of {self.layer_elements} (mem_mb={self.mem_mb}); " + _GENUINE,
             )
+
+
+def limit_process_memory(mem_mb: int) -> None:
+    """Make this process's allocations fail beyond ``DATA_LIMIT_FACTOR`` x ``mem_mb``.
+
+    The backstop for what no check can see before it is allocated: torch's legacy (non-zip)
+    format allocates each storage at the size its pickle declares, so 450 bytes can ask for 8 GB.
+    Under the limit that allocation fails at once, as the model's error, instead of the job being
+    killed by the kernel or a cluster's memory accounting with no message. Only the extraction job
+    calls this, never a library user's process; a lower limit already in place is kept.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = DATA_LIMIT_FACTOR * int(mem_mb) * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or limit < soft:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))

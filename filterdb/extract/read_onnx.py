@@ -6,10 +6,12 @@ PP-OCR) store initializers. Every other 2-D convolution is counted in ``skipped`
 never dropped silently: a weight computed in the graph (e.g. dequantised) is not a stored filter
 set; integer weights (``QLinearConv``, ``ConvInteger``, or an int8 initializer) are unscaled and
 so are not filters; transposed convolutions are not convolution filters in the database's sense;
-Convs inside control-flow subgraphs cannot be placed by the top-level depth. ``Constant`` nodes
-are weights, not operations, so like initializers they do not count towards graph depth. A weight
-shared by several Conv nodes is one layer, at its first node. Weights stay undecoded until the
-writer asks for them, one layer at a time; external data is read from beside the model file.
+Convs inside control-flow subgraphs cannot be placed by the top-level depth; any other operator
+named like a convolution (e.g. ``com.microsoft.FusedConv``) is counted under its name.
+``Constant`` nodes are weights, not operations, so like initializers they do not count towards
+graph depth. A weight shared by several Conv nodes is one layer, at its first node. Weights stay
+undecoded until the writer asks for them, one layer at a time; external data is read from beside
+the model file.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ _SKIPPED_CONVS = {
     "ConvInteger": (1, "ConvInteger (quantised weights)"),
     "ConvTranspose": (1, "transposed convolution"),
 }
-_QUANTISED_DOMAINS = (*_DEFAULT_DOMAINS, "com.microsoft")
 
 
 def read_onnx(model: str, path: Path) -> ModelConvs:
@@ -69,13 +70,13 @@ def read_onnx(model: str, path: Path) -> ModelConvs:
     skipped = [
         "inside a control-flow subgraph"
         for node in _subgraph_nodes(graph)
-        if _is_conv(node) or _skipped_conv(node)
+        if _is_conv(node) or _other_conv(node)
     ]
     for index, node in enumerate(graph.node):
-        if _skipped_conv(node):
-            weight_index, reason = _SKIPPED_CONVS[node.op_type]
+        if _other_conv(node):
+            weight_index, reason = _SKIPPED_CONVS.get(node.op_type, (1, None))
             if _is_2d(node, _weight(node, weight_index, initializers)):
-                skipped.append(reason)
+                skipped.append(reason or f"operator {node.domain}.{node.op_type} is not read")
             continue
         if not _is_conv(node):
             continue
@@ -200,8 +201,13 @@ def _is_2d(node: onnx.NodeProto, weight: onnx.TensorProto | None) -> bool:
     return kernel is None or len(kernel) == 2
 
 
-def _skipped_conv(node: onnx.NodeProto) -> bool:
-    return node.op_type in _SKIPPED_CONVS and node.domain in _QUANTISED_DOMAINS
+def _other_conv(node: onnx.NodeProto) -> bool:
+    """A convolution operator other than the standard ``Conv``: counted, never read.
+
+    Besides the known ones (``_SKIPPED_CONVS``), any operator named like a convolution in another
+    domain (e.g. ``com.microsoft.FusedConv``) is counted under its own name rather than ignored.
+    """
+    return "Conv" in node.op_type and not _is_conv(node)
 
 
 def _is_conv(node: onnx.NodeProto) -> bool:

@@ -10,7 +10,7 @@ from filterdb.config import section
 from filterdb.db.filter_file import write_filter_file
 from filterdb.errors import ModelError
 from filterdb.extract.dispatch import read_model
-from filterdb.extract.memory import MemoryLimit
+from filterdb.extract.memory import MemoryLimit, limit_process_memory
 from filterdb.extract.write import write_extraction, write_layer_table, write_summary
 from filterdb.failures import failure_note, per_model
 
@@ -59,12 +59,15 @@ def extract_model(
 
     A download recorded as failed, or an unreadable checkpoint, fails the job; with
     ``skip_failed`` it yields valid, empty tables and a summary naming the error instead, which
-    assembly lists in ``results/failures.tsv``. torch uses the job's ``threads``, no more, and
-    nothing larger than the job's ``mem_mb`` allows is materialised.
+    assembly lists in ``results/failures.tsv``. torch uses the job's ``threads``, no more;
+    nothing larger than the job's ``mem_mb`` allows is materialised, and allocations beyond twice
+    it fail (``limit_process_memory``).
     """
     import torch
 
     torch.set_num_threads(threads)
+    if mem_mb:
+        limit_process_memory(mem_mb)
 
     def run() -> None:
         failed_download = failure_note(checkpoint_dir)

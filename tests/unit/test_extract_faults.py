@@ -247,7 +247,7 @@ def test_inconsistent_layer_bookkeeping_is_named(layer, problem):
 
 
 def test_an_onnx_conv_with_a_zero_dimension_weight_is_refused(tmp_path):
-    model = hostile_files._model(
+    model = hostile_files.onnx_model(
         [helper.make_node("Conv", ["x", "W"], ["y"], name="conv")],
         [helper.make_tensor("W", TensorProto.FLOAT, [4, 0, 3, 3], [])],
     )
@@ -272,9 +272,23 @@ def test_quantised_onnx_convs_are_counted_by_reason_never_stored_as_integers(tmp
 def test_onnx_transposed_convs_are_counted_as_skipped(tmp_path):
     w = numpy_helper.from_array(hostile_files.FLOAT_WEIGHT.transpose(1, 0, 2, 3).copy(), "T")
     nodes = [helper.make_node("ConvTranspose", ["x", "T"], ["y"], name="up")]
-    onnx.save(hostile_files._model(nodes, [w]), tmp_path / "up.onnx")
+    onnx.save(hostile_files.onnx_model(nodes, [w]), tmp_path / "up.onnx")
     convs = read_model("up", tmp_path / "up.onnx")
     assert convs.layers == () and convs.skipped == {"transposed convolution": 1}
+
+
+def test_a_convolution_operator_of_another_domain_is_counted_under_its_name(tmp_path):
+    w = numpy_helper.from_array(hostile_files.FLOAT_WEIGHT, "W")
+    nodes = [
+        helper.make_node("FusedConv", ["x", "W"], ["y"], domain="com.microsoft", name="fused"),
+        helper.make_node("Conv", ["x", "W"], ["z"], name="plain"),
+    ]
+    model = hostile_files.onnx_model(nodes, [w])
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, tmp_path / "fused.onnx")
+    convs = read_model("fused", tmp_path / "fused.onnx")
+    assert [layer.name for layer in convs.layers] == ["W"]
+    assert convs.skipped == {"operator com.microsoft.FusedConv is not read": 1}
 
 
 def test_int8_safetensors_conv_weights_are_counted_not_stored(tmp_path):

@@ -22,6 +22,8 @@ GOOD = ("mtcnn_pnet", "mtcnn_rnet")
 HOSTILE = {
     "loop": (hostile_files.self_referential_pt, "loop.pt", "contain themselves"),
     "huge": (hostile_files.stride0_pt, "huge.pt", "declares shape (100000, 100000, 3, 3)"),
+    # the job's RLIMIT_DATA (2 x mem_mb) turns the loader's 8 GB allocation into an error
+    "legacy": (hostile_files.legacy_storage_lie_pt, "legacy.pt", "allocate 8000000000 bytes"),
     "orphan": (
         hostile_files.onnx_constant_without_output,
         "orphan.onnx",
