@@ -47,11 +47,12 @@ def legacy_storage_lie_pt(path: Path) -> Path:
     return path
 
 
-def onnx_model(nodes, initializers=(), inputs=2) -> onnx.ModelProto:
+def onnx_model(nodes, initializers=()) -> onnx.ModelProto:
+    """A model of ``nodes`` from graph input ``x`` (1, 2, 8, 8) to output ``y``."""
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, inputs, 8, 8])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         initializer=list(initializers),
     )

@@ -56,14 +56,7 @@ def small_state_dict():
 
 def small_onnx() -> onnx.ModelProto:
     w = numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "W")
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "W"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        initializer=[w],
-    )
-    return helper.make_model(graph)
+    return hostile_files.onnx_model([helper.make_node("Conv", ["x", "W"], ["y"])], [w])
 
 
 class Payload:
