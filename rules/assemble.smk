@@ -25,6 +25,6 @@ rule assemble_database:
         runtime=30,
     params:
         models=MODELS,
-        manifest=lambda wc: MANIFEST.to_dict(orient="records"),
+        manifest=list(MANIFEST.values()),
     script:
         "../workflow_scripts/assemble_database.py"

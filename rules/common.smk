@@ -35,12 +35,16 @@ FILTER_FILE = f"{DB_DIR}/{FILTERS_DIR}/{{model}}.parquet"
 SHIFT_AXES = axis_slugs(config["statistics"]["extra_axes"])
 FIGURE_FORMATS = config["figures"]["formats"]
 
+# One plain dict per model: params and input functions run once per job, and a pandas lookup
+# each time would cost seconds of DAG building for a paper-scale zoo.
 if DB_SOURCE == "zoo":
-    MANIFEST = load_manifest(config["zoo"]).set_index("model", drop=False)
-    MODELS = list(MANIFEST.index)
+    MANIFEST = {
+        row["model"]: row
+        for row in load_manifest(config["zoo"]).to_dict(orient="records")
+    }
 else:
-    MANIFEST = None
-    MODELS = []
+    MANIFEST = {}
+MODELS = list(MANIFEST)
 
 
 wildcard_constraints:
@@ -49,14 +53,12 @@ wildcard_constraints:
 
 def manifest_row(wildcards):
     """The manifest row of the job's model, as a plain dict of strings."""
-    return MANIFEST.loc[wildcards.model].to_dict()
+    return MANIFEST[wildcards.model]
 
 
 def checkpoint_name(wildcards):
     """File name of a model's materialised checkpoint inside resources/models/<model>/."""
-    return (
-        wildcards.model + parse_source(MANIFEST.loc[wildcards.model, "source"]).suffix
-    )
+    return wildcards.model + parse_source(manifest_row(wildcards)["source"]).suffix
 
 
 def input_mb(wildcards, input):

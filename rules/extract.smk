@@ -19,6 +19,7 @@ rule extract_filters:
     params:
         model="{model}",
         source=lambda wc: manifest_row(wc)["source"],
+        expected_3x3_filters=lambda wc: manifest_row(wc)["expected_3x3_filters"],
         filename=checkpoint_name,
         row_group_size=config["extraction"]["row_group_size"],
         skip_failed=config["skip_failed_models"],

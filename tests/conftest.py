@@ -73,19 +73,30 @@ class Snakemake:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "snakemake", *args]
 
-    def env(self) -> dict[str, str]:
-        """This interpreter's bin first on PATH, as the README's commands have it."""
+    def env(self, **extra: str) -> dict[str, str]:
+        """This interpreter's bin first on PATH, as the README's commands have it, and ``extra``."""
         return {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **extra,
         }
 
     def __call__(
-        self, workdir: Path, *args: str, timeout: int = 900, check: bool = True
+        self,
+        workdir: Path,
+        *args: str,
+        timeout: int = 900,
+        check: bool = True,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
-        """Run ``snakemake *args`` in ``workdir``; fail with its output unless ``check=False``."""
+        """Run ``snakemake *args`` in ``workdir``; fail with its output unless ``check=False``.
+
+        ``env`` adds environment variables (e.g. ``HF_HOME``) to this process's.
+        """
         cmd = ["timeout", "-k", "10", str(timeout), *self.command(*args)]
-        proc = subprocess.run(cmd, cwd=workdir, env=self.env(), capture_output=True, text=True)
+        proc = subprocess.run(
+            cmd, cwd=workdir, env=self.env(**(env or {})), capture_output=True, text=True
+        )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
@@ -106,10 +117,11 @@ class Snakemake:
 
 
 def _write_zoo(path: Path, rows: list[dict[str, str]]) -> Path:
-    from filterdb.zoo.columns import MANIFEST_COLUMNS
+    from filterdb.zoo.columns import EXPECTED_3X3, MANIFEST_COLUMNS
 
-    lines = ["\t".join(MANIFEST_COLUMNS)]
-    lines += ["\t".join(row.get(column, "") for column in MANIFEST_COLUMNS) for row in rows]
+    columns = (*MANIFEST_COLUMNS, EXPECTED_3X3)
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(row.get(column, "") for column in columns) for row in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -14,6 +14,7 @@ def main(smk) -> None:
         Path(smk.output[0]) / smk.params.filename,
         smk.params.download,
         skip_failed=smk.params.skip_failed,
+        revision=smk.params.hf_revision,
     )
 
 

@@ -15,6 +15,7 @@ def main(smk) -> None:
         smk.output.layers,
         smk.output.summary,
         source=smk.params.source,
+        expected_3x3=smk.params.expected_3x3_filters,
         row_group_size=smk.params.row_group_size,
         skip_failed=smk.params.skip_failed,
         threads=smk.threads,

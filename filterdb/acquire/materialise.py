@@ -30,8 +30,11 @@ def materialise(
     target: str | os.PathLike[str],
     *,
     settings: DownloadSettings,
+    revision: str | None = None,
 ) -> None:
     """Write ``model``'s checkpoint from ``source`` to ``target``, verified against ``sha256``.
+
+    ``revision`` pins a ``timm:`` source's Hugging Face commit (the manifest's ``hf_revision``).
 
     ``target`` appears only complete and verified; a run killed midway leaves at most a hidden
     ``.tmp-*`` partial beside it, which the next call removes. Raises ``ModelError``.
@@ -73,7 +76,7 @@ def materialise(
         from filterdb.acquire.timm import save_initialised, save_pretrained
 
         if source.kind == "timm":
-            save_pretrained(model, source.value, digest, target)
+            save_pretrained(model, source.value, digest, target, revision)
         else:
             save_initialised(model, source.value, settings.timm_init_seed, digest, target)
     else:
@@ -88,6 +91,7 @@ def download_model(
     download_config: Mapping[str, Any],
     *,
     skip_failed: bool,
+    revision: str | None = None,
 ) -> None:
     """The ``download_model`` job: materialise ``target``, or with ``skip_failed`` record why not.
 
@@ -102,7 +106,7 @@ def download_model(
             parsed = parse_source(source)
         except ValueError as exc:
             raise ModelError(model, source, str(exc)) from exc
-        materialise(model, parsed, sha256, target, settings=settings)
+        materialise(model, parsed, sha256, target, settings=settings, revision=revision or None)
         print(f"model {model!r}: wrote {target} ({target.stat().st_size} bytes)")
 
     per_model(

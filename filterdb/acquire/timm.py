@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import timm
 import torch
 from huggingface_hub import constants as hub_constants
+from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 from safetensors.torch import save_file
 from timm.models import get_pretrained_cfg, is_model_pretrained
@@ -22,23 +24,45 @@ from filterdb.acquire.checksum import verify_file
 from filterdb.atomic import atomic_path
 from filterdb.errors import ModelError, describe
 
+#: The weight files timm looks for in a hub repository, in its order of preference.
+_HUB_WEIGHT_FILES = (
+    "model.safetensors",
+    "open_clip_model.safetensors",
+    "pytorch_model.bin",
+    "open_clip_pytorch_model.bin",
+)
+
 
 def save_pretrained(
-    model: str, name: str, sha256: str | None, target: str | os.PathLike[str]
+    model: str,
+    name: str,
+    sha256: str | None,
+    target: str | os.PathLike[str],
+    revision: str | None = None,
 ) -> None:
     """Load timm's pretrained ``name`` and save its state dict to ``target``.
 
-    Raises ``ModelError`` when ``name`` has no pretrained weights in timm, and, with a hint on
-    pre-filling the cache, when the hub cannot be reached and the weights are not cached.
+    ``revision`` (a Hugging Face commit, from the zoo's lock) makes timm fetch exactly that
+    commit of the weights' repository instead of its newest. Raises ``ModelError`` when ``name``
+    has no pretrained weights in timm, and, with a hint on pre-filling the cache, when the hub
+    cannot be reached and the weights are not cached.
     """
     where = f"timm:{name}"
     _require_architecture(model, where, name)
     if not is_model_pretrained(name):
         # timm would silently fall back to random weights: refuse instead.
         raise ModelError(model, where, f"timm has no pretrained weights for {name!r}")
-    repo = get_pretrained_cfg(name).hf_hub_id or "(no hub repo; timm's own URL)"
+    hub_id = get_pretrained_cfg(name).hf_hub_id
+    repo = hub_id or "(no hub repo; timm's own URL)"
+    overlay = {}
+    if revision:
+        if not hub_id:
+            raise ModelError(model, where, f"pinned to commit {revision}, but has no hub repo")
+        # timm's own "repo@revision" form of hf_hub_id.
+        repo = f"{hub_id.partition('@')[0]}@{revision}"
+        overlay["hf_hub_id"] = repo
     try:
-        net = timm.create_model(name, pretrained=True)
+        net = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise ModelError(model, where, _unreachable(name, repo, exc)) from exc
     except HfHubHTTPError as exc:
@@ -47,6 +71,13 @@ def save_pretrained(
         ) from exc
     except OSError as exc:
         raise ModelError(model, where, _unreachable(name, repo, exc)) from exc
+    except Exception as exc:  # the file arrived but is no checkpoint of this architecture
+        raise ModelError(
+            model,
+            where,
+            f"timm cannot load the weights of {repo} into {name!r} (a truncated or corrupt "
+            f"file in the hub cache, or another architecture's weights): {describe(exc)}",
+        ) from exc
     save_state_dict(model, where, net.state_dict(), sha256, target)
 
 
@@ -85,6 +116,24 @@ def save_state_dict(
     with atomic_path(target) as tmp:
         save_file(tensors, str(tmp))
         verify_file(model, where, tmp, sha256)
+
+
+def cached_revision(name: str) -> str:
+    """The Hugging Face commit of ``name``'s weights in the local hub cache, or "" if none.
+
+    The hub cache keeps each download under ``snapshots/<commit>/``; the file looked for is any
+    of those timm loads (its configured file, else safetensors, else the PyTorch pickle).
+    """
+    cfg = get_pretrained_cfg(name)
+    if cfg is None or not cfg.hf_hub_id:
+        return ""
+    repo, _, revision = cfg.hf_hub_id.partition("@")
+    for filename in (cfg.hf_hub_filename, *_HUB_WEIGHT_FILES):
+        if filename:
+            found = try_to_load_from_cache(repo, filename, revision=revision or None)
+            if isinstance(found, str):
+                return Path(found).parent.name
+    return ""
 
 
 def _require_architecture(model: str, where: str, name: str) -> None:

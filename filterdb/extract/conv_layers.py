@@ -9,7 +9,7 @@ in memory.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,12 +88,36 @@ class ModelConvs:
         return tuple(layer for layer in self.layers if layer.kernel == (3, 3))
 
 
-def kernel_counts(layers: Iterable[ConvLayer]) -> dict[tuple[int, int], int]:
-    """Number of kernels per kernel shape, like the original DB's "(k, k) filters" columns."""
+def kernel_counts(shapes: Iterable[Sequence[int]]) -> dict[tuple[int, int], int]:
+    """Number of kernels per kernel shape, like the original DB's "(k, k) filters" columns.
+
+    ``shapes`` are conv weight shapes ``(c_out, c_in / groups, kh, kw)``; each holds
+    ``c_out * c_in / groups`` kernels of ``(kh, kw)``. Shapes alone suffice, so the zoo generator
+    counts an architecture built on the ``meta`` device with the rule extraction uses.
+    """
     counts: dict[tuple[int, int], int] = {}
-    for layer in layers:
-        counts[layer.kernel] = counts.get(layer.kernel, 0) + layer.n_kernels
+    for shape in shapes:
+        kernel = (int(shape[2]), int(shape[3]))
+        counts[kernel] = counts.get(kernel, 0) + int(shape[0]) * int(shape[1])
     return dict(sorted(counts.items()))
+
+
+def check_expected_3x3(convs: ModelConvs, expected: int | None) -> ModelConvs:
+    """``convs`` unchanged, or a ``ModelError`` when its 3x3 kernels are not ``expected``.
+
+    The manifest's ``expected_3x3_filters`` comes from the architecture alone, so a checkpoint
+    that does not match it is another model's, a truncated one, or built by another version of
+    its library; caught before anything is written, whether or not a sha256 is pinned.
+    """
+    found = kernel_counts(layer.shape for layer in convs.layers).get((3, 3), 0)
+    if expected is not None and found != expected:
+        raise ModelError(
+            convs.model,
+            convs.path,
+            f"expected {expected:,} 3x3 filters (manifest column expected_3x3_filters) but the "
+            f"checkpoint has {found:,}: it is not the checkpoint the manifest describes",
+        )
+    return convs
 
 
 def filter_share_3x3(counts: Mapping[tuple[int, int], int]) -> float:

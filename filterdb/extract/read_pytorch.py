@@ -132,7 +132,7 @@ def read_module(
             f"checkpoint does not fit the architecture {type(module).__name__}: "
             f"missing keys {result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}",
         )
-    convs = {f"{name}.weight": m for name, m in module.named_modules() if isinstance(m, nn.Conv2d)}
+    convs = conv2d_modules(module)
     skipped = count_skipped(
         "transposed convolution" for m in module.modules() if isinstance(m, nn.ConvTranspose2d)
     )
@@ -167,6 +167,15 @@ def read_timm(model: str, path: Path, architecture: str) -> ModelConvs:
     return read_module(
         model, path, module, timm.layers.get_notrace_modules(), timm.layers.get_notrace_functions()
     )
+
+
+def conv2d_modules(module: nn.Module) -> dict[str, nn.Conv2d]:
+    """{weight name: module} of every 2-D convolution in ``module``, in module order.
+
+    The one definition of "a conv layer of a module": extraction reads these, and the zoo
+    generator counts them on the ``meta`` device, so expected counts and found counts agree.
+    """
+    return {f"{name}.weight": m for name, m in module.named_modules() if isinstance(m, nn.Conv2d)}
 
 
 def _trace_or_order(

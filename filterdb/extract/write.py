@@ -36,7 +36,7 @@ PathLike = str | os.PathLike[str]
 
 def summarize(convs: ModelConvs) -> dict:
     """The per-model summary (kernel counts of all 2-D convs; needs no weights, only shapes)."""
-    counts = kernel_counts(convs.layers)
+    counts = kernel_counts(layer.shape for layer in convs.layers)
     return {
         "model": convs.model,
         "format": convs.format,

@@ -21,8 +21,9 @@ import pandas as pd
 import yaml
 
 from filterdb.config import ZOO_SCHEMA
-from filterdb.zoo.columns import MANIFEST_COLUMNS
+from filterdb.zoo.columns import HF_REVISION, MANIFEST_COLUMNS, OPTIONAL_COLUMNS
 from filterdb.zoo.ids import validate_model_id
+from filterdb.zoo.lock import apply_lock, lock_path, read_lock
 from filterdb.zoo.sources import parse_source, validate_sha256
 
 
@@ -30,10 +31,12 @@ class ManifestError(ValueError):
     """The manifest has bad rows; the message names the file, each line and each model."""
 
 
-def load_manifest(path: str | Path) -> pd.DataFrame:
+def load_manifest(path: str | Path, *, use_lock: bool = True) -> pd.DataFrame:
     """Return the validated manifest as strings (empty string for unknown values), in file order.
 
     All columns are read as text so that nothing is coerced or invented: an empty cell stays "".
+    The optional columns (``OPTIONAL_COLUMNS``) are added, empty, where the file has none. With
+    ``use_lock`` a lock file beside the zoo (``filterdb.zoo.lock``) fills in its pins.
     """
     path = Path(path)
     try:
@@ -50,6 +53,9 @@ def load_manifest(path: str | Path) -> pd.DataFrame:
         raise ManifestError(f"zoo manifest {path}: cannot be read as a TSV: {exc}") from exc
     _check_layout(path, text, frame)
     frame = frame.apply(lambda col: col.str.strip())
+    for column in OPTIONAL_COLUMNS:
+        if column not in frame:
+            frame[column] = ""
     schema = yaml.safe_load(ZOO_SCHEMA.read_text())
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
@@ -68,6 +74,9 @@ def load_manifest(path: str | Path) -> pd.DataFrame:
     if frame.empty:
         raise ManifestError(f"zoo manifest {path} lists no models")
     frame["sha256"] = frame["sha256"].str.lower()
+    lock = lock_path(path)
+    if use_lock and lock.exists():
+        frame = apply_lock(frame, read_lock(lock), lock)
     return frame
 
 
@@ -107,4 +116,7 @@ def _row_problems(row: dict[str, str], validator: jsonschema.Validator) -> list[
         validate_sha256(row.get("sha256", ""), source)
     except ValueError as exc:
         problems.append(str(exc))
+    else:
+        if row.get(HF_REVISION) and source.kind != "timm":
+            problems.append(f"{HF_REVISION} pins Hugging Face weights; only timm: rows have them")
     return problems

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-from safetensors.torch import load_file, save_file
+from hub_cache import fill_hub_cache
+from safetensors.torch import load_file
 
 from filterdb.acquire.checksum import sha256_file
 from filterdb.acquire.materialise import materialise
@@ -41,22 +42,6 @@ for model, source, target in json.loads(sys.argv[1]):
         outcomes[model] = str(error)
 print(json.dumps(outcomes))
 """
-
-
-def fill_hub_cache(hf_home: Path, name: str) -> dict[str, torch.Tensor]:
-    """Lay out a hub cache as huggingface_hub does, holding made-up weights for ``name``."""
-    repo = timm.models.get_pretrained_cfg(name).hf_hub_id  # "timm/resnet18.a1_in1k"
-    revision = "0123456789abcdef0123456789abcdef01234567"
-    repo_dir = hf_home / "hub" / f"models--{repo.replace('/', '--')}"
-    snapshot = repo_dir / "snapshots" / revision
-    snapshot.mkdir(parents=True)
-    (repo_dir / "refs").mkdir()
-    (repo_dir / "refs" / "main").write_text(revision)
-    torch.manual_seed(1234)
-    weights = timm.create_model(name, pretrained=False).state_dict()
-    weights = {key: value.contiguous() for key, value in weights.items()}
-    save_file(weights, str(snapshot / "model.safetensors"))
-    return weights
 
 
 @pytest.fixture(scope="module")
