@@ -29,22 +29,9 @@ def test_dry_run_default_config(tmp_path, copy_workflow, snakemake):
 def test_dry_run_online_zoo(tmp_path, copy_workflow, snakemake):
     workdir = copy_workflow(tmp_path)
     proc = snakemake(workdir, "-n", "--cores", "2", "--configfile", "config/online.yaml")
-    assert "resnet50_a1_in1k" in proc.stdout
-
-
-def test_every_online_timm_name_exists_in_timm(repo):
-    import timm
-
-    from filterdb.zoo.manifest import load_manifest
-    from filterdb.zoo.sources import parse_source
-
-    frame = load_manifest(repo / "config/zoo_online.tsv")
-    sources = [parse_source(s) for s in frame["source"]]
-    names = [s.value for s in sources if s.kind == "timm"]
-    assert len(names) >= 40
-    missing = sorted(set(names) - set(timm.list_pretrained()))
-    assert not missing, f"not in timm.list_pretrained(): {missing}"
-    assert (frame["Task"] != "").all() and (frame["Training-Dataset"] != "").all()
+    assert "wildcards: model=resnet50.a1_in1k" in proc.stdout + proc.stderr
+    n_models = len((workdir / "config/zoo_online.tsv").read_text().splitlines()) - 1
+    assert f"download_model          {n_models}" in proc.stdout + proc.stderr
 
 
 def test_a_misspelt_setting_is_refused_before_any_job(tmp_path, copy_workflow, snakemake):
