@@ -22,7 +22,7 @@ from filterdb.stats.grouping import axis_slugs
 from filterdb.stats.resources import statistics_mem_mb
 from filterdb.zoo.ids import MODEL_ID_PATTERN
 from filterdb.zoo.manifest import load_manifest
-from filterdb.zoo.sources import parse_source
+from filterdb.zoo.sources import checkpoint_name
 
 # Every setting's default and bounds are in the schema; validation fills the defaults in.
 validate(config, "../filterdb/schemas/config.schema.yaml", set_default=True)
@@ -56,9 +56,9 @@ def manifest_row(wildcards):
     return MANIFEST[wildcards.model]
 
 
-def checkpoint_name(wildcards):
+def checkpoint_file_name(wildcards):
     """File name of a model's materialised checkpoint inside resources/models/<model>/."""
-    return wildcards.model + parse_source(manifest_row(wildcards)["source"]).suffix
+    return checkpoint_name(wildcards.model, manifest_row(wildcards)["source"])
 
 
 def input_mb(wildcards, input):

@@ -17,7 +17,7 @@ rule download_model:
         source=lambda wc: manifest_row(wc)["source"],
         sha256=lambda wc: manifest_row(wc)["sha256"],
         hf_revision=lambda wc: manifest_row(wc)["hf_revision"],
-        filename=checkpoint_name,
+        filename=checkpoint_file_name,
         download=config["download"],
         skip_failed=config["skip_failed_models"],
     script:

@@ -20,7 +20,7 @@ rule extract_filters:
         model="{model}",
         source=lambda wc: manifest_row(wc)["source"],
         expected_3x3_filters=lambda wc: manifest_row(wc)["expected_3x3_filters"],
-        filename=checkpoint_name,
+        filename=checkpoint_file_name,
         row_group_size=config["extraction"]["row_group_size"],
         skip_failed=config["skip_failed_models"],
     script:

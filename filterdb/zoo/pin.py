@@ -23,14 +23,9 @@ from filterdb.zoo.columns import HF_REVISION
 from filterdb.zoo.ids import validate_model_id
 from filterdb.zoo.lock import LOCK_COLUMNS, LockError, lock_path
 from filterdb.zoo.manifest import load_manifest
-from filterdb.zoo.sources import parse_source
+from filterdb.zoo.sources import checkpoint_name, parse_source
 
 MODELS_DIR = Path("resources/models")
-
-
-def checkpoint_file(models_dir: str | os.PathLike[str], model: str, source: str) -> Path:
-    """Where the download rule leaves a checkpoint: ``<models_dir>/<model>/<model><suffix>``."""
-    return Path(models_dir) / model / (validate_model_id(model) + parse_source(source).suffix)
 
 
 def lock_entries(
@@ -42,16 +37,16 @@ def lock_entries(
     """
     entries, missing = [], []
     for row in manifest.to_dict(orient="records"):
-        model, source = row["model"], row["source"]
-        path = checkpoint_file(models_dir, model, source)
+        model, source = validate_model_id(row["model"]), row["source"]
+        path = Path(models_dir) / model / checkpoint_name(model, source)
         if failure_note(path.parent) or not path.is_file():
             missing.append(model)
             continue
-        revision = row[HF_REVISION]
-        if not revision and parse_source(source).kind == "timm":
+        revision, parsed = row[HF_REVISION], parse_source(source)
+        if not revision and parsed.kind == "timm":
             from filterdb.acquire.timm import cached_revision  # torch and timm: only when needed
 
-            revision = cached_revision(parse_source(source).value)
+            revision = cached_revision(parsed.value)
         entries.append(
             {"model": model, "source": source, "sha256": sha256_file(path), HF_REVISION: revision}
         )

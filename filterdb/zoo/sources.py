@@ -85,6 +85,11 @@ def parse_source(text: str) -> Source:
     return source
 
 
+def checkpoint_name(model: str, source: str) -> str:
+    """File name of ``model``'s checkpoint in ``resources/models/<model>/``: id plus suffix."""
+    return model + parse_source(source).suffix
+
+
 def member_path_problem(member: str) -> str | None:
     """Why ``member`` is not a plain relative path inside an archive, or ``None`` if it is.
 

@@ -116,8 +116,9 @@ def scan_registry(names: Iterable[str] | None = None, workers: int = 1) -> Scan:
             left_out[name] = f"registry licence {cfg.license!r}"
         else:
             rows.append(zoo_row(name, n_3x3, families[cfg.architecture]))
-            if unknown_tokens(cfg.tag or ""):
-                unknown[name] = unknown_tokens(cfg.tag or "")
+            tokens = unknown_tokens(cfg.tag or "")
+            if tokens:
+                unknown[name] = tokens
     return Scan(rows, left_out, unknown)
 
 
