@@ -71,6 +71,7 @@ def read_lock(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise LockError(
             f"zoo lock {path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
         )
+    frame["sha256"] = frame["sha256"].str.lower()  # as the manifest's, and as sha256_file writes
     return frame
 
 
@@ -82,14 +83,14 @@ def apply_lock(
     Models the lock does not list stay as the manifest has them (unpinned, if it pins nothing),
     so a zoo can grow after it was locked. Everything that contradicts is refused, all at once.
     """
-    rows = manifest.set_index("model", drop=False)
+    rows = {row["model"]: row for row in manifest.to_dict(orient="records")}
     problems = []
     for entry in lock.to_dict(orient="records"):
         model = entry["model"]
-        if model not in rows.index:
+        if model not in rows:
             problems.append(f"model {model!r} is locked but not in the zoo")
             continue
-        row = rows.loc[model]
+        row = rows[model]
         if row["source"] != entry["source"]:
             problems.append(
                 f"model {model!r}: the lock pins source {entry['source']!r}, the zoo says "
