@@ -11,7 +11,7 @@ from pathlib import Path
 
 from filterdb.errors import ModelError
 from filterdb.extract.conv_layers import ModelConvs, check_layers
-from filterdb.extract.formats import CHECKPOINT_SUFFIXES, checkpoint_format
+from filterdb.extract.formats import CHECKPOINT_SUFFIXES, FORMATS, checkpoint_format
 from filterdb.extract.memory import MemoryLimit
 from filterdb.extract.read_onnx import read_onnx
 from filterdb.extract.read_pytorch import read_state_dict, read_timm
@@ -27,38 +27,56 @@ def read_model(
     source: str | None = None,
     limit: MemoryLimit | None = None,
 ) -> ModelConvs:
-    """Read the conv layers of one checkpoint, checked for consistency (``check_layers``).
+    """Read the conv layers of one checkpoint of the zoo (``read_checkpoint``).
 
     A ``timm:``/``timm-init:`` source names the architecture, so the module is built and traced;
-    any other checkpoint is read from the file alone (ONNX graph, or bare state dict). ``limit``
-    defaults to :meth:`MemoryLimit.for_job` without a job.
+    any other checkpoint is read from the file alone (ONNX graph, or bare state dict). ``model``
+    must be a valid model id: it names the files the results go to.
     """
     validate_model_id(model)
     path = Path(checkpoint)
-    if path.is_dir():
-        raise ModelError(model, str(path), "is a directory, not a checkpoint file")
-    if not path.is_file():
-        raise ModelError(model, str(path), "checkpoint file not found")
-    (limit or MemoryLimit.for_job()).check_checkpoint(model, path)
-    return check_layers(_read(model, path, source))
-
-
-def _read(model: str, path: Path, source: str | None) -> ModelConvs:
     if source is not None:
         try:
             parsed = parse_source(source)
         except ValueError as exc:
             raise ModelError(model, source, str(exc)) from exc
         if parsed.kind in TIMM_KINDS:
-            return read_timm(model, path, parsed.value)
-    file_format = checkpoint_format(path)
+            _check_file(model, path, limit)
+            return check_layers(read_timm(model, path, parsed.value))
+    return read_checkpoint(model, path, limit=limit)
+
+
+def read_checkpoint(
+    label: str,
+    checkpoint: str | os.PathLike[str],
+    file_format: str | None = None,
+    limit: MemoryLimit | None = None,
+) -> ModelConvs:
+    """Conv layers of any checkpoint file, checked for consistency (``check_layers``).
+
+    ``label`` names the model in errors (``filterdb check`` passes the file's name);
+    ``file_format`` (one of ``FORMATS``) overrides the suffix's format. ``limit`` defaults to
+    :meth:`MemoryLimit.for_job` without a job.
+    """
+    path = Path(checkpoint)
+    _check_file(label, path, limit)
+    file_format = file_format or checkpoint_format(path)
     if file_format == "onnx":
-        return read_onnx(model, path)
-    if file_format is not None:
-        return read_state_dict(model, path)
+        return check_layers(read_onnx(label, path))
+    if file_format in FORMATS:
+        return check_layers(read_state_dict(label, path, file_format))
     raise ModelError(
-        model,
+        label,
         str(path),
         f"unsupported file suffix {path.suffix.lower()!r} "
-        f"(expected one of {', '.join(CHECKPOINT_SUFFIXES)})",
+        f"(expected one of {', '.join(CHECKPOINT_SUFFIXES)}, or name the format)",
     )
+
+
+def _check_file(label: str, path: Path, limit: MemoryLimit | None) -> None:
+    """A regular file whose declared size fits the memory limit, before anything is read."""
+    if path.is_dir():
+        raise ModelError(label, str(path), "is a directory, not a checkpoint file")
+    if not path.is_file():
+        raise ModelError(label, str(path), "checkpoint file not found")
+    (limit or MemoryLimit.for_job()).check_checkpoint(label, path)

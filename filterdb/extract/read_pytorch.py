@@ -40,14 +40,17 @@ _PARALLEL_PREFIX = "module."
 MAX_NESTING = 8
 
 
-def load_state_dict(model: str, path: Path) -> dict[str, torch.Tensor]:
+def load_state_dict(
+    model: str, path: Path, file_format: str | None = None
+) -> dict[str, torch.Tensor]:
     """Load the tensors of a checkpoint as a flat state dict (on CPU, dtypes as stored).
 
     Training checkpoints often wrap the weights (``{"state_dict": ...}``, ``{"model": ...}``) and
     DataParallel prefixes every key with ``module.``; both are undone so keys match the module.
+    ``file_format`` (``pytorch`` or ``safetensors``) overrides the format of the file's suffix.
     """
     path = Path(path)
-    file_format = checkpoint_format(path)
+    file_format = file_format or checkpoint_format(path)
     if file_format == "safetensors":
         try:
             obj = safetensors.torch.load_file(path, device="cpu")
@@ -73,10 +76,11 @@ def load_state_dict(model: str, path: Path) -> dict[str, torch.Tensor]:
     return _flatten_checkpoint(model, path, obj)
 
 
-def read_state_dict(model: str, path: Path) -> ModelConvs:
+def read_state_dict(model: str, path: Path, file_format: str | None = None) -> ModelConvs:
     """Conv layers of a bare state dict, in state-dict order (see the module docstring)."""
     path = Path(path)
-    state = load_state_dict(model, path)
+    file_format = file_format or checkpoint_format(path)
+    state = load_state_dict(model, path, file_format)
     weights4d = [(key, t) for key, t in state.items() if t.ndim == 4]
     convs = [(key, t) for key, t in weights4d if t.is_floating_point()]
     skipped = count_skipped(
@@ -96,9 +100,7 @@ def read_state_dict(model: str, path: Path) -> ModelConvs:
         )
         for index, (key, t) in enumerate(convs)
     )
-    return ModelConvs(
-        model, str(path), checkpoint_format(path), "", None, "state_dict_order", layers, skipped
-    )
+    return ModelConvs(model, str(path), file_format, "", None, "state_dict_order", layers, skipped)
 
 
 def read_module(
@@ -132,6 +134,24 @@ def read_module(
             f"checkpoint does not fit the architecture {type(module).__name__}: "
             f"missing keys {result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}",
         )
+    return module_convs(
+        model, str(path), checkpoint_format(path), module, leaf_types, autowrap_functions
+    )
+
+
+def module_convs(
+    model: str,
+    where: str,
+    file_format: str,
+    module: nn.Module,
+    leaf_types: Iterable[type] = (),
+    autowrap_functions: Iterable[Callable] = (),
+) -> ModelConvs:
+    """Conv layers of a module as it is (weights in place), as ``read_module`` describes.
+
+    ``where`` names the checkpoint (or the module) in errors; ``filterdb.check_module`` reads
+    a researcher's module in memory through this, the way extraction reads a timm checkpoint.
+    """
     convs = conv2d_modules(module)
     skipped = count_skipped(
         "transposed convolution" for m in module.modules() if isinstance(m, nn.ConvTranspose2d)
@@ -149,7 +169,7 @@ def read_module(
         )
         for name, depth in depths.items()
     )
-    return ModelConvs(model, str(path), checkpoint_format(path), "", None, method, layers, skipped)
+    return ModelConvs(model, where, file_format, "", None, method, layers, skipped)
 
 
 def read_timm(model: str, path: Path, architecture: str) -> ModelConvs:

@@ -90,7 +90,7 @@ def write_extraction(
         blocks = []
         for index in range(lo, hi):
             layer = layers_3x3[index]
-            weights = _load_weights(convs, layer)
+            weights = load_weights(convs, layer)
             records.append(
                 _layer_record(index, layer, weights, ranks[layer.depth], convs.depth_method)
             )
@@ -108,7 +108,8 @@ def write_extraction(
     return summary
 
 
-def _load_weights(convs: ModelConvs, layer: ConvLayer) -> np.ndarray:
+def load_weights(convs: ModelConvs, layer: ConvLayer) -> np.ndarray:
+    """A layer's float32 weights, or the model's ``ModelError`` when they cannot be decoded."""
     try:
         weights = layer.load()
     except Exception as exc:  # e.g. truncated ONNX raw data or an unreadable external file

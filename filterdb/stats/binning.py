@@ -55,6 +55,21 @@ def coefficient_histograms(coefficients: np.ndarray, edges: np.ndarray) -> np.nd
     return np.bincount(idx.ravel(), minlength=coefficients.shape[0] * bins)
 
 
+def clipped_histograms(coefficients: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
+    """``coefficient_histograms`` for values that may lie outside the edges, and how many did.
+
+    A value outside is dropped from its coefficient's counts, as ``np.histogram`` drops it; a
+    model checked against a database bins on the database's edges, which need not span its own
+    coefficients. Values inside land in the same bins as ``coefficient_histograms`` puts them.
+    """
+    bins = len(edges) - 1
+    idx = bin_indices(coefficients, edges)
+    inside = idx >= 0
+    idx += (np.arange(coefficients.shape[0]) * bins)[:, None]
+    counts = np.bincount(idx[inside], minlength=coefficients.shape[0] * bins)
+    return counts, int(inside.size - np.count_nonzero(inside))
+
+
 def fine_histograms(coefficients: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
     """Flat ``(9 * bins,)`` counts on an equal-width grid, without edge-exact corrections.
 

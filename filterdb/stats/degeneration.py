@@ -49,6 +49,29 @@ def is_degenerated(entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray) -> 
     return random_like | collapsed
 
 
+def degeneration_reasons(entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray) -> list[str]:
+    """Why each layer is degenerated (``is_degenerated``'s two rules, with the values), or "".
+
+    ``filterdb check`` prints this beside the flag, so a researcher sees which rule fired and by
+    how much, not only that one did.
+    """
+    entropy, sparsity = np.asarray(entropy, float), np.asarray(sparsity, float)
+    threshold = np.broadcast_to(randomness_threshold(n), entropy.shape)
+    reasons = []
+    for h, s, th in zip(entropy.ravel(), sparsity.ravel(), threshold.ravel(), strict=True):
+        if h >= th - ENTROPY_MARGIN:
+            reasons.append(
+                f"random-like: H {h:.3f} >= TH(n) - {ENTROPY_MARGIN} = {th - ENTROPY_MARGIN:.3f}"
+            )
+        elif h < LOW_ENTROPY and s >= HIGH_SPARSITY:
+            reasons.append(
+                f"collapsed: H {h:.3f} < {LOW_ENTROPY} and sparsity {s:.3f} >= {HIGH_SPARSITY}"
+            )
+        else:
+            reasons.append("")
+    return reasons
+
+
 def sparse_filters(peaks: np.ndarray) -> np.ndarray:
     """``(n,)`` mask of sparse filters, given each filter's float32 absolute peak."""
     if peaks.size == 0:

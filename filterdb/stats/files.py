@@ -10,6 +10,7 @@ SHIFT_DIR = "shift"
 STATS_FILES = {
     "pca_basis": "pca_basis.json",
     "upper_triangle": f"{SHIFT_DIR}/upper_triangle.csv",
+    "group_histograms": f"{SHIFT_DIR}/group_histograms.npz",
     "layer_metrics": "layer_metrics.parquet",
     "model_summary": "model_summary.csv",
     "degenerated_models": "degenerated_models.csv",
@@ -36,3 +37,13 @@ def all_stats_files(axes: Sequence[str]) -> list[str]:
         *(shift_file(a) for a in axes),
         *(shift_groups_file(a) for a in axes),
     ]
+
+
+def group_counts_key(axis: str) -> str:
+    """Array name, in ``group_histograms.npz``, of one axis's ``(G, 9, bins)`` group counts."""
+    return f"{axis}_counts"
+
+
+def group_labels_key(axis: str) -> str:
+    """Array name, in ``group_histograms.npz``, of one axis's group labels (as the D files)."""
+    return f"{axis}_labels"

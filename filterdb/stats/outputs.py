@@ -17,7 +17,13 @@ import pandas as pd
 from filterdb.atomic import atomic_path, write_text_atomic
 from filterdb.db.frame_file import write_frame
 from filterdb.stats.basis_file import basis_json
-from filterdb.stats.files import STATS_FILES, shift_file, shift_groups_file
+from filterdb.stats.files import (
+    STATS_FILES,
+    group_counts_key,
+    group_labels_key,
+    shift_file,
+    shift_groups_file,
+)
 from filterdb.stats.runner import StatsResult
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -72,6 +78,23 @@ def shift_tables(result: StatsResult) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def group_histogram_arrays(result: StatsResult) -> dict[str, np.ndarray]:
+    """The arrays of ``group_histograms.npz``: what a checked model is compared against.
+
+    ``edges`` are the 70-bin coefficient edges, ``all`` the ``(9, bins)`` counts of every finite
+    filter, and per axis the ``(G, 9, bins)`` counts and labels of its groups, in the order of
+    its D matrix. ``filterdb check`` bins a model's coefficients on the same edges, so its D to a
+    group is computed exactly as the D between two groups.
+    """
+    bins = len(result.histogram_edges) - 1
+    arrays = {"edges": result.histogram_edges, "all": result.coefficient_counts}
+    for axis in result.shift:
+        labels = axis.groups.labels
+        arrays[group_counts_key(axis.slug)] = axis.groups.histograms.reshape(len(labels), 9, bins)
+        arrays[group_labels_key(axis.slug)] = np.array(labels, dtype=np.str_)
+    return arrays
+
+
 def write_outputs(result: StatsResult, stats_dir: str | Path) -> list[Path]:
     """Write every output file into ``stats_dir`` (names from ``files``); return their paths."""
     stats_dir = Path(stats_dir)
@@ -88,6 +111,7 @@ def write_outputs(result: StatsResult, stats_dir: str | Path) -> list[Path]:
     write_csv(result.model_summary, path["model_summary"])
     write_csv(result.degenerated_models, path["degenerated_models"])
     write_npz(path["density"], {"counts": result.density_counts, "edges": result.density_edges})
+    write_npz(path["group_histograms"], group_histogram_arrays(result))
     write_csv(result.kde, path["kde"])
     write_csv(result.randomness, path["randomness"])
     written += [path[name] for name in STATS_FILES if name not in ("pca_basis", "upper_triangle")]

@@ -37,7 +37,7 @@ def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
         yield i, LayerFilters.of(raw[:, columns])
 
 
-def _coefficient_chunks(
+def coefficient_chunks(
     filters: LayerFilters, mean: np.ndarray, components: np.ndarray
 ) -> Iterator[np.ndarray]:
     """``(9, m)`` coefficients of a layer's finite filters, chunk by chunk."""
@@ -82,7 +82,7 @@ def range_and_density_pass(
     joint = np.zeros(bins * bins, dtype=np.int64)
     with single_blas_thread():
         for _, filters in _layers(spec):
-            for coefficients in _coefficient_chunks(filters, mean, components):
+            for coefficients in coefficient_chunks(filters, mean, components):
                 lo = min(lo, float(coefficients.min()))
                 hi = max(hi, float(coefficients.max()))
                 joint += joint_histogram(coefficients[0], coefficients[1], density_edges)
@@ -105,7 +105,7 @@ def histogram_pass(
     with single_blas_thread():
         for i, filters in _layers(spec):
             hist = cells.setdefault(spec.deciles[i], np.zeros(9 * bins, dtype=np.int64))
-            for coefficients in _coefficient_chunks(filters, mean, components):
+            for coefficients in coefficient_chunks(filters, mean, components):
                 hist += coefficient_histograms(coefficients, edges)
                 if spec.kde_group >= 0:
                     fine += fine_histograms(coefficients, lo, hi, fine_bins)

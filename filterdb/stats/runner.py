@@ -63,6 +63,8 @@ class StatsResult:
     coef_min: float
     coef_max: float
     n_nonfinite_filters: int
+    histogram_edges: np.ndarray
+    coefficient_counts: np.ndarray  # (9, bins) int64: every finite filter
     shift: list[ShiftAxis]
     layer_metrics: pd.DataFrame
     model_summary: pd.DataFrame
@@ -178,6 +180,8 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
         coef_min=coef_min,
         coef_max=coef_max,
         n_nonfinite_filters=n_nonfinite,
+        histogram_edges=edges,
+        coefficient_counts=sum(cells.values()).reshape(9, options.bins),
         shift=shift,
         layer_metrics=metrics,
         model_summary=summary,

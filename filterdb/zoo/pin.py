@@ -85,10 +85,10 @@ def write_lock(
     return target, missing
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m filterdb.zoo.pin") -> int:
     """``python -m filterdb.zoo.pin ZOO``: pin ZOO's checkpoints after a run."""
     parser = argparse.ArgumentParser(
-        prog="python -m filterdb.zoo.pin",
+        prog=prog,
         description="Write <zoo>.lock.tsv: the sha256 of every model's checkpoint in "
         "resources/models/ (and the Hugging Face commit of timm: rows). Later runs verify "
         "against it. An existing lock is never overwritten.",

@@ -129,10 +129,10 @@ def manifest_text(rows: Iterable[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m filterdb.zoo.timm_zoo") -> int:
     """Command line: write the zoo, then say what was left out and why."""
     parser = argparse.ArgumentParser(
-        prog="python -m filterdb.zoo.timm_zoo",
+        prog=prog,
         description="Write a zoo manifest of timm's pretrained models with 3x3 convolutions "
         "(offline; counts 3x3 kernels on the meta device).",
     )

@@ -3,7 +3,6 @@ and leave no output behind."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
@@ -59,23 +58,13 @@ def small_onnx() -> onnx.ModelProto:
     return hostile_files.onnx_model([helper.make_node("Conv", ["x", "W"], ["y"])], [w])
 
 
-class Payload:
-    """Unpickling this runs a shell command that creates ``marker``."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickle_that_would_run_code_is_refused_not_run(tmp_path):
     marker = tmp_path / "payload-ran"
     zipped = tmp_path / "evil.pt"
-    torch.save({"state_dict": small_state_dict(), "extra": Payload(marker)}, zipped)
+    torch.save({"state_dict": small_state_dict(), "extra": hostile_files.Payload(marker)}, zipped)
     raw = tmp_path / "evil_raw.pth"
-    raw.write_bytes(pickle.dumps({"conv.weight": Payload(marker)}))
+    raw.write_bytes(pickle.dumps({"conv.weight": hostile_files.Payload(marker)}))
 
     for path in (zipped, raw):
         message = assert_fails(tmp_path, "evil", path, "refused", "pickled code")

@@ -52,7 +52,7 @@ def _assert_same(a: dict, b: dict) -> None:
 
 
 def test_three_workers_and_small_partitions_give_identical_files(database, single_worker, tmp_path):
-    assert len(single_worker) == 7 + 1 + 2 * 5  # 7 files, upper triangle, 5 axes x 2
+    assert len(single_worker) == 7 + 2 + 2 * 5  # 7 files, upper triangle, group counts, 5 x 2
     assert all(single_worker.values())
     three = _run(database, tmp_path, {}, workers=3, partition_rows=1)
     _assert_same(single_worker, three)

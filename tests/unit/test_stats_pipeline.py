@@ -23,7 +23,13 @@ from sklearn.decomposition import PCA
 
 from filterdb.db.from_arrays import ArrayLayer, ArrayModel, write_database
 from filterdb.db.schema import LAYERS_FILE, MODELS_FILE, WEIGHT_COLUMNS, filter_path
-from filterdb.stats.files import STATS_FILES, shift_file, shift_groups_file
+from filterdb.stats.files import (
+    STATS_FILES,
+    group_counts_key,
+    group_labels_key,
+    shift_file,
+    shift_groups_file,
+)
 from filterdb.stats.grouping import DECILE_LABELS
 from filterdb.stats.options import StatsOptions
 from filterdb.stats.outputs import write_outputs
@@ -233,6 +239,20 @@ def test_shift_matrices_and_group_sizes(reference, axis):
     upper = upper[upper["axis"] == axis]
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     assert list(zip(upper["group_a"], upper["group_b"], strict=True)) == pairs
+    with np.load(reference["stats"] / STATS_FILES["group_histograms"]) as stored:
+        assert stored[group_labels_key(axis)].tolist() == names
+        expected_counts = np.stack([counts[g] for g in names])
+        np.testing.assert_array_equal(stored[group_counts_key(axis)], expected_counts)
+
+
+def test_group_histograms_hold_the_edges_and_every_filter(reference):
+    """``filterdb check`` bins a model on these: np.histogram's edges and all finite filters."""
+    basis, c = reference["basis"], reference["coefficients"]
+    edges = np.histogram([], bins=70, range=(basis["coef_min"], basis["coef_max"]))[1]
+    with np.load(reference["stats"] / STATS_FILES["group_histograms"]) as stored:
+        np.testing.assert_array_equal(stored["edges"], edges)
+        expected = np.stack([np.histogram(c[:, k], bins=edges)[0] for k in range(9)])
+        np.testing.assert_array_equal(stored["all"], expected)
 
 
 def test_segmentation_tasks_merged_and_empty_labels_excluded(reference):

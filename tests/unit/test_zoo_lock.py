@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +62,13 @@ def test_a_lock_is_never_overwritten(zoo, capsys):
     assert main(argv) == 2
     assert "never overwritten" in capsys.readouterr().err
     assert target.read_bytes() == before
+    # the same command as `filterdb zoo pin`, installed with the package
+    filterdb = str(Path(sys.executable).with_name("filterdb"))
+    proc = subprocess.run([filterdb, "zoo", "pin", *argv], capture_output=True, text=True)
+    assert proc.returncode == 2 and "never overwritten" in proc.stderr
+    assert target.read_bytes() == before
+    usage = subprocess.run([filterdb, "zoo", "pin", "--help"], capture_output=True, text=True)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: filterdb zoo pin")
 
 
 def test_models_without_a_checkpoint_are_listed_and_lock_only_when_allowed(zoo):

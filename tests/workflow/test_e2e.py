@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 import torch
 
 from filterdb.db.schema import WEIGHT_COLUMNS
@@ -24,16 +23,6 @@ def db_files(workdir: Path) -> list[Path]:
     return sorted(
         p.relative_to(workdir) for p in (workdir / "results/db").rglob("*") if p.is_file()
     )
-
-
-@pytest.fixture(scope="module")
-def built_zoo(tmp_path_factory, copy_workflow, test_zoo_config, snakemake):
-    """One complete run of the test zoo: database, statistics, figures and report."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("e2e"))
-    config = test_zoo_config(workdir)
-    snakemake(workdir, "--cores", "2", *config, timeout=1800)
-    snakemake(workdir, "--cores", "1", *config, "--report", "results/report.html")
-    return workdir, config
 
 
 def test_database_holds_every_model_with_contiguous_ids(built_zoo, repo):
