@@ -35,7 +35,8 @@ def layer_table(result: CheckResult) -> str:
         "degenerated": lambda flag: "yes" if flag else "no",
         "n": lambda n: f"{n:,}",
     }
-    return table.to_string(index=False, formatters=formatters)
+    text = table.to_string(index=False, formatters=formatters)
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def groups_text(result: CheckResult, per_axis: int) -> str:
