@@ -40,32 +40,40 @@ def randomness_threshold(n: np.ndarray | float) -> np.ndarray | float:
         return _TH_L / (1 + np.exp(-_TH_K * (np.log2(n) - _TH_X0))) + _TH_B
 
 
-def is_degenerated(entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Random-like (H >= TH(n) - 0.02) or collapsed (H < 0.5 and S >= 0.14); NaN -> False."""
+def degeneration_rules(
+    entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two rules, as masks: random-like (H >= TH(n) - 0.02) and collapsed (H < 0.5 and
+    S >= 0.14). NaN satisfies neither. The one definition of both, for the flag and its reason."""
     entropy, sparsity = np.asarray(entropy, float), np.asarray(sparsity, float)
     with np.errstate(invalid="ignore"):
         random_like = entropy >= randomness_threshold(n) - ENTROPY_MARGIN
         collapsed = (entropy < LOW_ENTROPY) & (sparsity >= HIGH_SPARSITY)
+    return random_like, collapsed
+
+
+def is_degenerated(entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Random-like or collapsed (``degeneration_rules``); NaN -> False."""
+    random_like, collapsed = degeneration_rules(entropy, sparsity, n)
     return random_like | collapsed
 
 
 def degeneration_reasons(entropy: np.ndarray, sparsity: np.ndarray, n: np.ndarray) -> list[str]:
-    """Why each layer is degenerated (``is_degenerated``'s two rules, with the values), or "".
+    """Why each layer is degenerated (the rule that fired, with the values), or "".
 
     ``filterdb check`` prints this beside the flag, so a researcher sees which rule fired and by
     how much, not only that one did.
     """
-    entropy, sparsity = np.asarray(entropy, float), np.asarray(sparsity, float)
-    threshold = np.broadcast_to(randomness_threshold(n), entropy.shape)
+    random_like, collapsed = degeneration_rules(entropy, sparsity, n)
+    limit = np.broadcast_to(randomness_threshold(n) - ENTROPY_MARGIN, random_like.shape)
+    columns = (entropy, sparsity, limit, random_like, collapsed)
     reasons = []
-    for h, s, th in zip(entropy.ravel(), sparsity.ravel(), threshold.ravel(), strict=True):
-        if h >= th - ENTROPY_MARGIN:
+    for h, s, th, random, collapse in zip(*map(np.ravel, columns), strict=True):
+        if random:
+            reasons.append(f"random-like: H {h:.3f} >= TH(n) - {ENTROPY_MARGIN} = {th:.3f}")
+        elif collapse:
             reasons.append(
-                f"random-like: H {h:.3f} >= TH(n) - {ENTROPY_MARGIN} = {th - ENTROPY_MARGIN:.3f}"
-            )
-        elif h < LOW_ENTROPY and s >= HIGH_SPARSITY:
-            reasons.append(
-                f"collapsed: H {h:.3f} < {LOW_ENTROPY} and sparsity {s:.3f} >= {HIGH_SPARSITY}"
+                f"collapsed: H {h:.3f} < {LOW_ENTROPY}, sparsity {s:.3f} >= {HIGH_SPARSITY}"
             )
         else:
             reasons.append("")
