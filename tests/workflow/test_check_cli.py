@@ -128,28 +128,42 @@ def readme_block(repo: Path, name: str) -> str:
     return match.group(1)
 
 
-def test_readme_duckdb_recipe(built_zoo, repo, monkeypatch):
+def run_readme_block(repo: Path, name: str, workdir: Path, epilogue: str) -> None:
+    """Run the README block ``name`` in a new interpreter in ``workdir``, as a user would paste
+    it, followed by ``epilogue`` (which saves what the test checks)."""
+    code = readme_block(repo, name) + epilogue
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+def test_readme_duckdb_recipe(built_zoo, repo, tmp_path):
     """The README's duckdb query gives pandas' mean sparsity per Task."""
     workdir, _ = built_zoo
-    monkeypatch.chdir(workdir)
-    namespace: dict = {}
-    exec(readme_block(repo, "duckdb"), namespace)
-    result = namespace["per_task"].set_index("Task")
-    metrics = pd.read_parquet("results/stats/layer_metrics.parquet")
-    models = pd.read_parquet("results/db/models.parquet", columns=["model", "Task"])
+    saved = tmp_path / "per_task.csv"
+    run_readme_block(repo, "duckdb", workdir, f"\nper_task.to_csv({str(saved)!r}, index=False)\n")
+    result = pd.read_csv(saved).set_index("Task")
+    metrics = pd.read_parquet(workdir / "results/stats/layer_metrics.parquet")
+    models = pd.read_parquet(workdir / "results/db/models.parquet", columns=["model", "Task"])
     expected = metrics.merge(models, on="model").groupby("Task")["sparsity"].mean()
     np.testing.assert_allclose(result.loc[expected.index, "mean_sparsity"], expected, rtol=1e-12)
     assert result["mean_sparsity"].is_monotonic_decreasing
 
 
-def test_readme_python_example(built_zoo, repo, monkeypatch):
+def test_readme_python_example(built_zoo, repo, tmp_path):
     """The README's open_db / check_file example runs, and its selections are the file's rows."""
     workdir, _ = built_zoo
-    monkeypatch.chdir(workdir)
-    namespace: dict = {}
-    exec(readme_block(repo, "api"), namespace)
-    table = pq.read_table("results/db/filters/mtcnn_pnet.parquet").to_pandas()
-    np.testing.assert_array_equal(namespace["pnet"], table[list(WEIGHT_COLUMNS)].to_numpy())
-    first = table[table["layer"] == 0][list(WEIGHT_COLUMNS)].to_numpy()
-    np.testing.assert_array_equal(namespace["first"], first)
-    assert namespace["result"].summary["n_filters"] == len(table)
+    saved = tmp_path / "example.npz"
+    epilogue = (
+        "\nimport numpy\n"
+        f"numpy.savez({str(saved)!r}, pnet=pnet, first=first, "
+        "n_filters=result.summary['n_filters'])\n"
+    )
+    run_readme_block(repo, "api", workdir, epilogue)
+    table = pq.read_table(workdir / "results/db/filters/mtcnn_pnet.parquet").to_pandas()
+    with np.load(saved) as example:
+        np.testing.assert_array_equal(example["pnet"], table[list(WEIGHT_COLUMNS)].to_numpy())
+        first = table[table["layer"] == 0][list(WEIGHT_COLUMNS)].to_numpy()
+        np.testing.assert_array_equal(example["first"], first)
+        assert int(example["n_filters"]) == len(table)
