@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from filterdb.check.reference import Reference
-from filterdb.stats.shift import bin_probabilities, shift_matrix
+from filterdb.stats.shift import bin_probabilities, shift_row
 
 
 def group_distances(counts: np.ndarray, reference: Reference) -> pd.DataFrame:
@@ -23,7 +23,7 @@ def group_distances(counts: np.ndarray, reference: Reference) -> pd.DataFrame:
     for axis, groups in reference.axes.items():
         stacked = np.concatenate([counts[None], groups.counts]).reshape(-1, 9, bins)
         probabilities = bin_probabilities(stacked, reference.edges)
-        distances = shift_matrix(probabilities, reference.basis.explained_variance_ratio)[0, 1:]
+        distances = shift_row(probabilities, 0, reference.basis.explained_variance_ratio)[1:]
         frames.append(
             pd.DataFrame(
                 {

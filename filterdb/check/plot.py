@@ -16,12 +16,7 @@ from matplotlib.figure import Figure
 from filterdb.check.result import CheckResult
 from filterdb.figures.style import save_figure
 from filterdb.stats.degeneration import ENTROPY_MARGIN
-
-
-def _densities(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    totals = counts.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, counts / np.maximum(totals, 1) / np.diff(edges), 0.0)
+from filterdb.stats.shift import histogram_densities
 
 
 def check_figure(result: CheckResult) -> Figure:
@@ -61,8 +56,8 @@ def check_figure(result: CheckResult) -> Figure:
     if with_db:
         edges = result.edges
         centres = (edges[:-1] + edges[1:]) / 2
-        mine = _densities(result.counts, edges)
-        theirs = _densities(result.database_counts, edges)
+        mine = np.nan_to_num(histogram_densities(result.counts, edges))
+        theirs = np.nan_to_num(histogram_densities(result.database_counts, edges))
         for k in range(9):
             sub = fig.add_subplot(grid[k // 3, 1 + k % 3])
             sub.plot(centres, theirs[k], color="0.3", lw=1, label="database")

@@ -13,16 +13,21 @@ import numpy as np
 EMPTY_BIN_FLOOR = float(np.finfo(np.float32).eps)
 
 
+def histogram_densities(histograms: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(density=True)`` of integer counts ``(..., bins)``; NaN for an empty row."""
+    counts = histograms.astype(np.float64)
+    totals = counts.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts / np.diff(edges) / totals
+
+
 def bin_probabilities(histograms: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """``(G, 9, bins)`` floored, renormalised densities from integer counts of the same shape.
 
     The density step divides by each bin's width as ``np.histogram(density=True)`` does, so the
     floor applies to the same values the paper's notebook floors.
     """
-    counts = histograms.astype(np.float64)
-    totals = counts.sum(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        density = counts / np.diff(edges) / totals
+    density = histogram_densities(histograms, edges)
     density[~(density > 0)] = EMPTY_BIN_FLOOR
     return density / density.sum(axis=-1, keepdims=True)
 
@@ -37,6 +42,17 @@ def shift_matrix(probabilities: np.ndarray, variance_ratio: np.ndarray) -> np.nd
     matrix = np.zeros((groups, groups))
     logs = np.log(probabilities)
     for a in range(groups):
-        kl = ((probabilities[a] - probabilities) * (logs[a] - logs)).sum(axis=-1)
-        matrix[a] = (kl * variance_ratio).sum(axis=-1)
+        matrix[a] = _shift_row(probabilities, logs, a, variance_ratio)
     return matrix
+
+
+def shift_row(probabilities: np.ndarray, a: int, variance_ratio: np.ndarray) -> np.ndarray:
+    """Row ``a`` of ``shift_matrix``, the same numbers, without computing the other rows."""
+    return _shift_row(probabilities, np.log(probabilities), a, variance_ratio)
+
+
+def _shift_row(
+    probabilities: np.ndarray, logs: np.ndarray, a: int, variance_ratio: np.ndarray
+) -> np.ndarray:
+    kl = ((probabilities[a] - probabilities) * (logs[a] - logs)).sum(axis=-1)
+    return (kl * variance_ratio).sum(axis=-1)
