@@ -1,9 +1,15 @@
 """Set up what is missing, then run the workflow or the tests.
 
 A fresh machine has only Python. ``python3 -m filterdb.bootstrap run`` creates ``.venv`` (once;
-a stamp file keyed on ``pyproject.toml`` makes later calls skip the install) and runs
-``snakemake --cores all``; ``... test`` does the same with the test extras and runs pytest. It uses
-only the standard library because nothing else is installed yet.
+a stamp file keyed on the lock file makes later calls skip the install) and runs
+``snakemake --cores all``; ``... test`` does the same with the test extras and runs pytest.
+
+The install is hash-locked: ``requirements/run.lock`` (runtime) and ``requirements/test.lock``
+(runtime, ``bench`` and ``test`` extras) pin every package, transitive ones included, to one
+version and its sha256 hashes, and pip installs them with ``--require-hashes``, so two installs
+a month apart get the same bytes or fail loudly. ``... lock`` regenerates both from
+``pyproject.toml`` with uv. This module uses only the standard library because nothing else is
+installed yet.
 """
 
 from __future__ import annotations
@@ -18,35 +24,84 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
-# pip first, pinned: the download rule runs `pip download`, and envs/download.yaml pins it.
-PIP = "pip==26.3"
-# torch and torchvision next and alone: pip then takes the builds this project is tested with.
-TORCH = ["torch==2.14.1", "torchvision==0.29.1"]
+REQUIREMENTS = ROOT / "requirements"
+LOCKS = {"": REQUIREMENTS / "run.lock", "test": REQUIREMENTS / "test.lock"}
+# The Python series the locks are resolved for; pyproject's requires-python admits exactly it.
+LOCK_PYTHON = "3.11"
+LOCK_COMMAND = "python3 -m filterdb.bootstrap lock"
+
+
+def install_locked(python: Path, lock: Path) -> None:
+    """Install ``lock`` into the environment of ``python``, every file checked against its hash.
+
+    The project itself goes in afterwards as an editable install with ``--no-deps`` and no build
+    isolation, so nothing outside the lock (not even the build backend) is fetched.
+    """
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True)
+    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+
+
+def stamp_file(extras: str) -> Path:
+    """The file that marks ``.venv`` as holding the lock for ``extras``, as it is now.
+
+    Keyed on the lock's bytes (and ``pyproject.toml``'s, for the project's own metadata such as
+    its entry points), so any change to either installs again.
+    """
+    content = LOCKS[extras].read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+    return VENV / f".installed-{hashlib.sha256(content).hexdigest()[:16]}"
 
 
 def ensure_environment(extras: str) -> None:
-    """Create ``.venv`` and install the project with ``extras`` unless already done."""
-    pins = " ".join([PIP, *TORCH, extras]).encode()
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + pins).hexdigest()
-    stamp = VENV / f".installed-{digest[:16]}"
+    """Create ``.venv`` and install the lock for ``extras`` ("" or "test") unless already done."""
+    stamp = stamp_file(extras)
     if stamp.exists():
         return
     if not (BIN / "python").exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
-    subprocess.run([*pip, PIP], check=True)
-    subprocess.run([*pip, *TORCH], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[{extras}]" if extras else str(ROOT)], check=True)
+    install_locked(BIN / "python", LOCKS[extras])
     stamp.touch()
 
 
+def write_locks(uv_args: list[str]) -> None:
+    """Regenerate both lock files from ``pyproject.toml`` with the test environment's uv.
+
+    uv keeps the versions already in a lock unless ``uv_args`` say otherwise (``--upgrade``,
+    ``--upgrade-package NAME``). The runtime lock is constrained by the test lock, so the two
+    never disagree on a version.
+    """
+    ensure_environment("test")
+    compile_ = [
+        str(BIN / "uv"),
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--universal",
+        "--python-version",
+        LOCK_PYTHON,
+        "--generate-hashes",
+        "--custom-compile-command",
+        LOCK_COMMAND,
+        "--quiet",
+        *uv_args,
+    ]
+    subprocess.run([*compile_, "--extra", "test", "-o", str(LOCKS["test"])], check=True, cwd=ROOT)
+    subprocess.run(
+        [*compile_, "--constraint", str(LOCKS["test"]), "-o", str(LOCKS[""])], check=True, cwd=ROOT
+    )
+
+
 def main(argv: list[str]) -> int:
-    """``run [snakemake args]`` or ``test [pytest args]``; returns the exit code."""
-    if not argv or argv[0] not in ("run", "test"):
-        print("usage: python3 -m filterdb.bootstrap run|test [extra arguments]", file=sys.stderr)
+    """``run [snakemake args]``, ``test [pytest args]`` or ``lock [uv args]``; the exit code."""
+    if not argv or argv[0] not in ("run", "test", "lock"):
+        usage = "usage: python3 -m filterdb.bootstrap run|test|lock [extra arguments]"
+        print(usage, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "lock":
+        write_locks(rest)
+        return 0
     ensure_environment("test" if command == "test" else "")
     os.chdir(ROOT)
     if command == "run":

@@ -165,12 +165,13 @@ def test_zoo_config(wheel_cache) -> Callable[[Path], list[str]]:
 def built_zoo(tmp_path_factory, copy_workflow, test_zoo_config, snakemake):
     """One complete run of the test zoo: database, statistics, figures and report.
 
-    Shared by the end-to-end tests and the ``filterdb`` command's tests, which check the zoo's
-    own checkpoints against it. Returns the work directory and its config arguments.
+    Shared by the end-to-end tests, the ``filterdb`` command's tests, which check the zoo's
+    own checkpoints against it, and the rule-env tests, which run its jobs again from the
+    wrapper scripts it keeps. Returns the work directory and its config arguments.
     """
     workdir = copy_workflow(tmp_path_factory.mktemp("e2e"))
     config = test_zoo_config(workdir)
-    snakemake(workdir, "--cores", "2", *config, timeout=1800)
+    snakemake(workdir, "--cores", "2", *config, "--skip-script-cleanup", timeout=1800)
     snakemake(workdir, "--cores", "1", *config, "--report", "results/report.html")
     return workdir, config
 
