@@ -81,6 +81,19 @@ def write_v010(path, filters: np.ndarray, meta: pd.DataFrame) -> None:
         h5.create_dataset("meta", data=np.frombuffer(csv.encode("utf-8"), dtype=np.uint8))
 
 
+# The targets of a workflow run that imports a published file and exports results/db/ again.
+ROUNDTRIP_TARGETS = ("results/db/layers.parquet", "results/export/db.h5")
+
+
+def roundtrip_config(published_file) -> str:
+    """A config file's text for that run: small row groups and chunks, a float32 export."""
+    return (
+        f"database:\n  source: published\n  published_file: {published_file}\n"
+        "  published_row_group_size: 40\n  published_chunk_size: 16\n"
+        "export:\n  enabled: true\n  path: results/export/db.h5\n  dtype: float32\n"
+    )
+
+
 def notebook_read(path) -> tuple[np.ndarray, pd.DataFrame]:
     """The original notebook's loading code (v1.0.0)."""
     with h5py.File(path, "r") as f:

@@ -7,7 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from published_files import notebook_read, published_filters, published_meta, write_v1
+from published_files import (
+    ROUNDTRIP_TARGETS,
+    notebook_read,
+    published_filters,
+    published_meta,
+    roundtrip_config,
+    write_v1,
+)
 
 from filterdb.figures.catalogue import figure_names
 from filterdb.published import import_published
@@ -29,13 +36,10 @@ def published_file(tmp_path):
 def test_rules_import_then_export(tmp_path, published_file, copy_workflow, snakemake):
     path, filters, meta = published_file
     workdir = copy_workflow(tmp_path / "wf")
-    (workdir / "published.yaml").write_text(
-        f"database:\n  source: published\n  published_file: {path}\n"
-        "  published_row_group_size: 40\n  published_chunk_size: 16\n"
-        "export:\n  enabled: true\n  path: results/export/db.h5\n  dtype: float32\n"
+    (workdir / "published.yaml").write_text(roundtrip_config(path))
+    snakemake(
+        workdir, *ROUNDTRIP_TARGETS, "--cores", "1", "--configfile", "published.yaml", timeout=300
     )
-    targets = ("results/db/layers.parquet", "results/export/db.h5")
-    snakemake(workdir, *targets, "--cores", "1", "--configfile", "published.yaml", timeout=300)
     layers = pd.read_parquet(workdir / "results/db/layers.parquet")
     assert layers["n_filters"].sum() == 130
     assert sorted(p.name for p in (workdir / "results/db/filters").glob("*.parquet")) == [

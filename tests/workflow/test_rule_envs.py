@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from published_files import notebook_read, published_filters, published_meta, write_v1
+from published_files import (
+    ROUNDTRIP_TARGETS,
+    notebook_read,
+    published_filters,
+    published_meta,
+    roundtrip_config,
+    write_v1,
+)
 from rule_envs import DRIVER, build_env, kept_jobs, rule_scripts
 
 pytestmark = pytest.mark.slow
@@ -42,14 +49,9 @@ def jobs(built_zoo, tmp_path_factory, copy_workflow, snakemake) -> list[tuple[Pa
     shutil.copytree(built_zoo[0], zoo, symlinks=True)
     published = copy_workflow(tmp_path_factory.mktemp("envs-published"))
     write_v1(published / "db.h5", published_filters(130), published_meta())
-    (published / "published.yaml").write_text(
-        "database:\n  source: published\n  published_file: db.h5\n"
-        "  published_row_group_size: 40\n  published_chunk_size: 16\n"
-        "export:\n  enabled: true\n  path: results/export/db.h5\n  dtype: float32\n"
-    )
-    targets = ("results/db/layers.parquet", "results/export/db.h5")
-    config = ("--configfile", "published.yaml")
-    snakemake(published, *targets, "--cores", "1", *config, "--skip-script-cleanup")
+    (published / "published.yaml").write_text(roundtrip_config("db.h5"))
+    config = ("--configfile", "published.yaml", "--skip-script-cleanup")
+    snakemake(published, *ROUNDTRIP_TARGETS, "--cores", "1", *config)
     return [(workdir, spec) for workdir in (zoo, published) for spec in kept_jobs(workdir)]
 
 
