@@ -31,8 +31,9 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-RUN_LOCK = REPO / "requirements" / "run.lock"
+from filterdb.bootstrap import LOCKS, ROOT
+
+REPO = ROOT
 DRIVER = Path(__file__).resolve().with_name("rule_env_driver.py")
 
 # conda-forge names a few packages differently from PyPI; every other name is the same on both.
@@ -214,7 +215,7 @@ def env_problems(env_file: Path, rules: list[RuleScript], repo: Path = REPO) -> 
     return problems
 
 
-def build_env(env_file: Path, prefix: Path, lock: Path = RUN_LOCK) -> Path:
+def build_env(env_file: Path, prefix: Path, lock: Path = LOCKS[""]) -> Path:
     """``env_file`` as a virtualenv at ``prefix`` with no system site-packages; its python.
 
     It holds the env's packages at their pins and what they depend on at ``lock``'s versions,

@@ -19,7 +19,6 @@ from packaging.specifiers import SpecifierSet
 from rule_envs import (
     CONDA_TO_PYPI,
     IMPLIED,
-    RUN_LOCK,
     env_pins,
     env_problems,
     import_graph,
@@ -65,7 +64,7 @@ def test_env_is_pinned_and_matches_installed(env_file):  # parametrized by conft
     # Any patch release of the series the lock is built for: conda takes the newest.
     assert python_pin(env_file) == LOCK_PYTHON
     assert ".".join(map(str, sys.version_info[:2])) == LOCK_PYTHON
-    locked = lock_entries(RUN_LOCK)
+    locked = lock_entries(LOCKS[""])
     for name, version in pins.items():
         installed = importlib.metadata.version(name)
         assert installed == version, f"{env_file.name}: {name} pinned {version}, CI has {installed}"
