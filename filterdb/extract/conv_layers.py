@@ -17,7 +17,14 @@ import numpy as np
 from filterdb.errors import ModelError
 from filterdb.extract.formats import FORMATS
 
-DEPTH_METHODS = ("onnx_graph", "fx_trace", "state_dict_order")
+DEPTH_METHODS = (
+    "onnx_graph",
+    "fx_trace",
+    "state_dict_order",
+    "keras_graph",
+    "tflite_graph",
+    "ncnn_graph",
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 FORMAT_OF_SUFFIX = {
     ".pt": "pytorch",
@@ -11,6 +11,11 @@ FORMAT_OF_SUFFIX = {
     ".bin": "pytorch",
     ".safetensors": "safetensors",
     ".onnx": "onnx",
+    ".h5": "keras",
+    ".hdf5": "keras",
+    ".tflite": "tflite",
+    # an ncnn model is the .param graph plus the .bin weights beside it, with the same stem
+    ".param": "ncnn",
 }
 CHECKPOINT_SUFFIXES = tuple(FORMAT_OF_SUFFIX)
 PICKLE_SUFFIXES = tuple(s for s, f in FORMAT_OF_SUFFIX.items() if f == "pytorch")
@@ -18,5 +23,11 @@ FORMATS = tuple(sorted(set(FORMAT_OF_SUFFIX.values())))
 
 
 def checkpoint_format(path: str | PurePath) -> str | None:
-    """``onnx``, ``pytorch`` or ``safetensors`` by the file's suffix; None if none applies."""
+    """One of ``FORMATS`` by the file's suffix; None if none applies."""
     return FORMAT_OF_SUFFIX.get(PurePath(path).suffix.lower())
+
+
+def companion_files(path: str | PurePath) -> list[Path]:
+    """The files a checkpoint is read with besides itself: an ncnn ``.param``'s ``.bin``."""
+    path = Path(path)
+    return [path.with_suffix(".bin")] if checkpoint_format(path) == "ncnn" else []

@@ -112,3 +112,24 @@ def group_cells(
         hists[g] = cell_histograms[members].sum(axis=0)
         n_models[g] = len(np.unique(cell_models[members]))
     return AxisGroups(labels, hists, n_models, hists.sum(axis=1) // 9)
+
+
+def analysed_models(
+    models: pd.DataFrame, exclude: Sequence[tuple[str, str]], merge_segmentation: bool
+) -> np.ndarray:
+    """Which models (rows of ``models``) the PCA and shift analyses use: a boolean mask.
+
+    A model is left out when its label on a condition's column equals the condition's value
+    (labels as the shift axes see them, ``model_labels``). Untrained baselines are random
+    filters: analysed together with trained ones they would pull the basis towards isotropy.
+    Raises ``ValueError`` naming a column that ``models`` does not have.
+    """
+    keep = np.ones(len(models), dtype=bool)
+    for column, value in exclude:
+        if column not in models:
+            raise ValueError(
+                f"statistics.exclude names column {column!r}, which the database's models "
+                f"table does not have (columns: {', '.join(map(str, models.columns))})"
+            )
+        keep &= model_labels(models, column, merge_segmentation) != value
+    return keep

@@ -31,6 +31,7 @@ from filterdb.stats.grouping import (
     DECILE_LABELS,
     NO_DECILE,
     AxisGroups,
+    analysed_models,
     depth_deciles,
     group_cells,
     model_labels,
@@ -133,13 +134,18 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
     """
     db_dir = Path(db_dir)
     models, layers = _prepare_tables(db_dir, options)
+    analysed = analysed_models(models, options.exclude, options.merge_segmentation_tasks)
     categories = model_labels(models, "Visual Category", merge_segmentation=False)
+    categories[~analysed] = ""
     kde_labels = sorted({c for c in categories if c})
     kde_groups = np.array([kde_labels.index(c) if c else -1 for c in categories], dtype=np.int64)
     specs = plan_partitions(models, layers, db_dir, options.partition_rows, kde_groups)
+    # Partitions never span models, so the analysed ones are whole partitions.
+    pca_specs = [spec for spec in specs if analysed[spec.model_id]]
     _log(
         f"{len(models)} models, {len(layers)} layers, {int(layers['n_filters'].sum())} filters "
-        f"in {len(specs)} partitions"
+        f"in {len(specs)} partitions; PCA and shifts of {int(analysed.sum())} models "
+        f"({len(models) - int(analysed.sum())} excluded by statistics.exclude)"
     )
     sizes = options.randomness_sizes()
     repeats, seed = options.randomness_repeats, options.randomness_seed
@@ -148,16 +154,23 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
     ]
 
     partials = _moments(client, specs, layers)
-    n_nonfinite = int(layers["n_filters"].sum() - partials["n_finite"].sum())
+    in_pca = analysed[layers["model_id"].to_numpy()]
+    n_nonfinite = int(layers["n_filters"][in_pca].sum() - partials["n_finite"][in_pca].sum())
     if n_nonfinite:
-        _log(f"left out {n_nonfinite} filters holding NaN or Inf (see layer_metrics)")
+        _log(f"left out of the PCA {n_nonfinite} filters holding NaN or Inf (see layer_metrics)")
     with single_blas_thread():
-        basis = fit_pca(pooled_moments(partials["n_finite"], partials["mean"], partials["m2"]))
+        basis = fit_pca(
+            pooled_moments(
+                partials["n_finite"][in_pca], partials["mean"][in_pca], partials["m2"][in_pca]
+            )
+        )
     limit = options.density_limit
     density_edges = np.linspace(-limit, limit, options.density_bins + 1)
-    coef_min, coef_max, density = _coefficient_range(client, specs, basis, density_edges)
+    coef_min, coef_max, density = _coefficient_range(client, pca_specs, basis, density_edges)
     edges = uniform_edges(coef_min, coef_max, options.bins)
-    cells, fine = _histograms(client, specs, basis, edges, options.kde_fine_bins, len(kde_labels))
+    cells, fine = _histograms(
+        client, pca_specs, basis, edges, options.kde_fine_bins, len(kde_labels)
+    )
 
     with single_blas_thread():
         shift = _shift_axes(models, cells, edges, basis, options)
@@ -165,7 +178,7 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
             kde_labels, kde_groups, layers, partials, fine, basis, edges, options.kde_grid_points
         )
     metrics = layer_metrics(layers, partials)
-    summary = model_summary(models, metrics)
+    summary = model_summary(models, metrics, analysed)
     random_results = [future.result() for future in random_futures]
     randomness = pd.DataFrame(
         {

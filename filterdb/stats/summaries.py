@@ -41,9 +41,13 @@ def layer_metrics(layers: pd.DataFrame, partials: dict[str, np.ndarray]) -> pd.D
     )
 
 
-def model_summary(models: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+def model_summary(
+    models: pd.DataFrame, metrics: pd.DataFrame, analysed: np.ndarray
+) -> pd.DataFrame:
     """One row per model (model_id order), including models without any 3x3 layer.
 
+    ``in_pca`` says whether the model's filters entered the PCA and shift analyses
+    (``statistics.exclude``), so every table says which models those figures describe.
     ``degenerated_share`` weights each layer by its filter count (NaN without filters); the
     ``mean_*`` columns are unweighted means over the model's layers, skipping NaN.
     """
@@ -72,6 +76,7 @@ def model_summary(models: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
             summary["n_filters"] > 0
         )
     summary["degenerated_share"] = share.astype(np.float64)
+    summary["in_pca"] = np.asarray(analysed, dtype=bool)
     columns = [
         "model",
         "n_layers",
@@ -81,6 +86,7 @@ def model_summary(models: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         "mean_sparsity",
         "mean_variance_entropy",
         "mean_orthogonality",
+        "in_pca",
         *SUMMARY_LABELS,
     ]
     return summary[columns].reset_index(drop=True)

@@ -23,7 +23,7 @@ from filterdb.zoo.columns import HF_REVISION
 from filterdb.zoo.ids import validate_model_id
 from filterdb.zoo.lock import LOCK_COLUMNS, LockError, lock_path
 from filterdb.zoo.manifest import load_manifest
-from filterdb.zoo.sources import checkpoint_name, parse_source
+from filterdb.zoo.sources import checkpoint_names, parse_source
 
 MODELS_DIR = Path("resources/models")
 
@@ -38,8 +38,8 @@ def lock_entries(
     entries, missing = [], []
     for row in manifest.to_dict(orient="records"):
         model, source = validate_model_id(row["model"]), row["source"]
-        path = Path(models_dir) / model / checkpoint_name(model, source)
-        if failure_note(path.parent) or not path.is_file():
+        paths = [Path(models_dir) / model / name for name in checkpoint_names(model, source)]
+        if failure_note(paths[0].parent) or not all(path.is_file() for path in paths):
             missing.append(model)
             continue
         revision, parsed = row[HF_REVISION], parse_source(source)
@@ -48,7 +48,12 @@ def lock_entries(
 
             revision = cached_revision(parsed.value)
         entries.append(
-            {"model": model, "source": source, "sha256": sha256_file(path), HF_REVISION: revision}
+            {
+                "model": model,
+                "source": source,
+                "sha256": "+".join(map(sha256_file, paths)),
+                HF_REVISION: revision,
+            }
         )
     return entries, missing
 

