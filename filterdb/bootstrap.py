@@ -18,6 +18,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -34,12 +35,27 @@ LOCK_COMMAND = "python3 -m filterdb.bootstrap lock"
 def install_locked(python: Path, lock: Path) -> None:
     """Install ``lock`` into the environment of ``python``, every file checked against its hash.
 
-    The project itself goes in afterwards as an editable install with ``--no-deps`` and no build
+    The lock's own pip goes in first: the pip a new virtualenv starts with (23.2 on Python
+    3.11.7) resolves a requirement with extras (blosc2's ``httpx[http2]``) apart from its pin, and
+    so fails ``--require-hashes`` as soon as the index holds a newer release of that package.
+    The project itself goes in last as an editable install with ``--no-deps`` and no build
     isolation, so nothing outside the lock (not even the build backend) is fetched.
     """
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    with tempfile.TemporaryDirectory() as tmp:
+        pip_lock = Path(tmp) / "pip.lock"
+        pip_lock.write_text(locked_entry(lock, "pip"))
+        subprocess.run([*pip, "--require-hashes", "-r", str(pip_lock)], check=True)
     subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True)
     subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(ROOT)], check=True)
+
+
+def locked_entry(lock: Path, name: str) -> str:
+    """The lines of ``lock`` that pin ``name``: its ``name==version`` line and its hashes."""
+    lines = lock.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{name}=="))
+    end = next(i for i in range(start, len(lines)) if not lines[i].endswith("\\"))
+    return "\n".join(lines[start : end + 1]) + "\n"
 
 
 def stamp_file(extras: str) -> Path:
