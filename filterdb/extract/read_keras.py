@@ -49,6 +49,7 @@ from filterdb.extract.graph_depth import longest_path_depths
 _CONV_CLASSES = ("Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D")
 _TRANSPOSED = ("Conv2DTranspose", "Deconvolution2D", "Convolution2DTranspose")
 _MODEL_CLASSES = ("Model", "Functional", "Sequential")
+_LINK_KINDS = {h5py.h5l.TYPE_SOFT: "SoftLink", h5py.h5l.TYPE_EXTERNAL: "ExternalLink"}
 
 
 def read_keras(model: str, path: Path) -> ModelConvs:
@@ -280,11 +281,15 @@ def _follow(group: h5py.Group, name: str, fail: Callable[[str], ModelError]) -> 
     for part in name.split("/"):
         if not part:
             continue
-        if not isinstance(node, h5py.Group) or part not in node:
+        # The link is inspected before anything resolves it: ``part in node`` and
+        # ``node.get(part, getlink=True)`` would already open an external link's target file.
+        key = part.encode()
+        if not isinstance(node, h5py.Group) or not node.id.links.exists(key):
             raise fail(f"{group.name} names {name!r}, which is not in the file")
-        link = node.get(part, getlink=True)
-        if not isinstance(link, h5py.HardLink):
-            raise fail(f"{name!r} in {group.name} is a {type(link).__name__}; only hard links")
+        kind = node.id.links.get_info(key).type
+        if kind != h5py.h5l.TYPE_HARD:
+            label = _LINK_KINDS.get(kind, f"link of type {kind}")
+            raise fail(f"{name!r} in {group.name} is a {label}; only hard links are followed")
         node = node[part]
     return node
 

@@ -122,7 +122,14 @@ def hostile(tmp_path, kind):
     elif kind == "external_link":
         with h5py.File(path, "r+") as f:
             del f["model_weights/conv_a/conv_a_1/kernel:0"]
-            f["model_weights/conv_a/conv_a_1/kernel:0"] = h5py.ExternalLink("/etc/passwd", "/x")
+            target = tmp_path / "other.h5"  # a valid kernel: following the link would read it
+            with h5py.File(target, "w") as other:
+                other["x"] = KERNELS["conv_a"]["kernel"]
+            f["model_weights/conv_a/conv_a_1/kernel:0"] = h5py.ExternalLink(str(target), "/x")
+    elif kind == "soft_link":
+        with h5py.File(path, "r+") as f:
+            del f["model_weights/conv_a/conv_a_1/kernel:0"]
+            f["model_weights/conv_a/conv_a_1/kernel:0"] = h5py.SoftLink("/model_weights/dw")
     elif kind == "bad_json":
         with h5py.File(path, "r+") as f:
             f.attrs["model_config"] = b'{"class_name": "Model", "config": {'
@@ -146,7 +153,8 @@ def hostile(tmp_path, kind):
         ("not_hdf5", "cannot read as a Keras HDF5 model"),
         ("missing_dataset", "which is not in the file"),
         ("wrong_rank", r"kernel has shape \(9, 8\), not 4-D"),
-        ("external_link", "ExternalLink; only hard links"),
+        ("external_link", "ExternalLink; only hard links are followed"),
+        ("soft_link", "SoftLink; only hard links are followed"),
         ("bad_json", "model_config attribute is not valid JSON"),
         ("keras3", "Keras 3 weights layout"),
         ("cycle", "invalid layer graph"),
