@@ -18,6 +18,8 @@ FORMAT_OF_SUFFIX = {
     ".param": "ncnn",
 }
 CHECKPOINT_SUFFIXES = tuple(FORMAT_OF_SUFFIX)
+#: The suffixes of a model stored as two files: ncnn's graph, then its weights beside it.
+TWO_FILE_SUFFIXES = (".param", ".bin")
 PICKLE_SUFFIXES = tuple(s for s, f in FORMAT_OF_SUFFIX.items() if f == "pytorch")
 FORMATS = tuple(sorted(set(FORMAT_OF_SUFFIX.values())))
 
@@ -30,4 +32,5 @@ def checkpoint_format(path: str | PurePath) -> str | None:
 def companion_files(path: str | PurePath) -> list[Path]:
     """The files a checkpoint is read with besides itself: an ncnn ``.param``'s ``.bin``."""
     path = Path(path)
-    return [path.with_suffix(".bin")] if checkpoint_format(path) == "ncnn" else []
+    main, weights = TWO_FILE_SUFFIXES
+    return [path.with_suffix(weights)] if path.suffix.lower() == main else []

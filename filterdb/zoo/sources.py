@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
-from filterdb.extract.formats import CHECKPOINT_SUFFIXES
+from filterdb.extract.formats import CHECKPOINT_SUFFIXES, TWO_FILE_SUFFIXES
 
 KINDS = ("timm", "timm-init", "url", "pypi", "file")
 _TIMM_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _DIST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-#: The suffixes of a model stored as two files: ncnn's graph, then its weights.
-TWO_FILE_SUFFIXES = (".param", ".bin")
 
 
 @dataclass(frozen=True)
