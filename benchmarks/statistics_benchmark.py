@@ -1,16 +1,26 @@
-"""Benchmark the statistics stage against a notebook-style in-memory baseline (prints figures).
+"""Benchmark the statistics stage against plain reads and a notebook baseline (prints figures).
 
 Usage::
 
-    .venv/bin/python benchmarks/statistics_benchmark.py --n-filters 50000000 --workdir /tmp/bench
-    .venv/bin/python benchmarks/statistics_benchmark.py --n-filters 500000000 --skip-baseline
+    .venv/bin/python benchmarks/statistics_benchmark.py --n-filters 20000000 --old-ref 896a1a5
+    .venv/bin/python benchmarks/statistics_benchmark.py --n-filters 200000000 --skip-baseline
 
 A synthetic database of ``--n-filters`` filters (see ``synthetic_db``) is written once under
-``--workdir`` and reused. The stage runs in this process, as the workflow script runs it: a
-LocalCluster of ``--workers`` single-threaded worker processes, the three passes, the output
-files. The baseline runs in a subprocess and does what the paper's notebook does: load every
-filter into one float32 array, scikit-learn PCA, ``np.histogram`` per group and coefficient, the
-D matrices and the c0/c1 density; then, timed separately, per-layer degeneration metrics.
+``--workdir`` and reused. In one run, on the same files:
+
+* the plain read: every partition's nine filter columns read with pyarrow by ``--workers``
+  threads, three times - what the three passes cannot do without;
+* the stage, in a child process, as the workflow script runs it: a LocalCluster of ``--workers``
+  single-threaded worker processes, the three passes, the output files; with ``--old-ref`` also
+  the stage of that git revision's ``filterdb`` (exported with ``git archive``), side by side,
+  on a copy of the database in the codec it wrote (``--old-codec``), interleaved ``--repeats``
+  times, best shown;
+* unless ``--skip-baseline``, the notebook's way in a subprocess: load every filter into one
+  float32 array, scikit-learn PCA, ``np.histogram`` per group and coefficient, the D matrices
+  and the c0/c1 density; then, timed separately, per-layer degeneration metrics.
+
+The stage's ratio to the three plain reads is the figure that says how close it runs to the
+speed of its input; the target is 1.5.
 
 Peak memory is the largest sum of the resident set sizes of a process and all its descendants
 (nannies and workers included), sampled every 50 ms: ``getrusage(RUSAGE_CHILDREN)`` would report
@@ -23,22 +33,30 @@ machine wall time depends on the other load, CPU time much less.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The checkout whose ``filterdb`` this process imports: this one, or an old revision's export
+# for the side-by-side stage (set by ``run_stage`` for its child).
+CODE = Path(os.environ.get("FILTERDB_BENCH_CODE", REPO))
+for root in (REPO, CODE):
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
 
+from benchmarks.revision import export_package  # noqa: E402
 from filterdb.db.schema import FILTERS_DIR  # noqa: E402
 
 GIB = 1024**3
@@ -106,27 +124,107 @@ def ensure_database(workdir: Path, n_filters: int, seed: int) -> tuple[Path, int
     return db, total, time.perf_counter() - started
 
 
-def run_stage(
-    db: Path, out: Path, workers: int, partition_rows: int | None, memory_mb: int
-) -> dict:
-    """The statistics stage as the workflow runs it, timed and memory-sampled."""
+def plain_reads(db: Path, workers: int, repeats: int = 3) -> float:
+    """Seconds to read every partition's filter columns ``repeats`` times on ``workers`` threads.
+
+    The partitions are the stage's own (same row groups), read as a pass reads them, without
+    the conversion to one array: the part of a pass no implementation can skip.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from filterdb.db.schema import WEIGHT_COLUMNS
+    from filterdb.stats.options import StatsOptions
+    from filterdb.stats.partitions import plan_partitions
+    from filterdb.stats.runner import _prepare_tables
+
+    options = StatsOptions.from_params({})
+    models, layers = _prepare_tables(db, options)
+    specs = plan_partitions(
+        models, layers, db, options.partition_rows, np.zeros(len(models), np.int64)
+    )
+
+    def read(spec) -> int:
+        table = pq.ParquetFile(spec.path).read_row_groups(
+            list(spec.row_groups), columns=list(WEIGHT_COLUMNS), use_threads=False
+        )
+        return table.num_rows
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(repeats):
+            list(pool.map(read, specs))
+    return time.perf_counter() - started
+
+
+def stage_child(db: Path, out: Path, workers: int, partition_rows, memory_mb: int) -> dict:
+    """The statistics stage as the workflow runs it, with ``filterdb`` imported from ``CODE``."""
     from filterdb.stats.cluster import dask_client
     from filterdb.stats.options import StatsOptions
     from filterdb.stats.outputs import write_outputs
     from filterdb.stats.runner import run_statistics
 
     options = StatsOptions.from_params({"partition_rows": partition_rows} if partition_rows else {})
-    cpu_before = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
-    with TreeMonitor(os.getpid()) as monitor:
-        started = time.perf_counter()
-        with dask_client({}, n_workers=workers, memory_mb=memory_mb) as client:
-            passes_started = time.perf_counter()
-            result = run_statistics(db, options, client)
-            passes = time.perf_counter() - passes_started
-        write_outputs(result, out)
-        wall = time.perf_counter() - started
-    cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
-    return {"wall_s": wall, "passes_s": passes, "peak_rss": monitor.peak_rss, "cpu_s": cpu}
+    started = time.perf_counter()
+    with dask_client({}, n_workers=workers, memory_mb=memory_mb) as client:
+        passes_started = time.perf_counter()
+        result = run_statistics(db, options, client)
+        passes = time.perf_counter() - passes_started
+    write_outputs(result, out)
+    return {"wall_s": time.perf_counter() - started, "passes_s": passes}
+
+
+def run_stage(
+    code: Path, db: Path, out: Path, workers: int, partition_rows: int | None, memory_mb: int
+) -> dict:
+    """``stage_child`` in a subprocess (its own imports, nothing cached here), timed and
+    memory-sampled over its whole process tree."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--stage-of",
+        str(db),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--memory-mb",
+        str(memory_mb),
+    ]
+    if partition_rows:
+        command += ["--partition-rows", str(partition_rows)]
+    env = {**os.environ, "FILTERDB_BENCH_CODE": str(code)}
+    cpu_before = cpu_seconds(resource.RUSAGE_CHILDREN)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    with TreeMonitor(process.pid) as monitor:
+        stdout, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the stage of {code} failed with exit code {process.returncode}")
+    figures = json.loads(stdout.decode().strip().splitlines()[-1])
+    figures["peak_rss"] = monitor.peak_rss
+    figures["cpu_s"] = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
+    return figures
+
+
+def recoded_copy(db: Path, into: Path, codec: str) -> Path:
+    """``db`` with its filter files rewritten with ``codec`` (row groups kept), made once.
+
+    The old revision read the files it wrote itself; comparing it on today's files alone would
+    leave out the codec's share of the change.
+    """
+    from benchmarks.compression_benchmark import recode
+
+    marker = into / "complete.json"
+    if marker.exists():
+        return into
+    shutil.rmtree(into, ignore_errors=True)
+    (into / FILTERS_DIR).mkdir(parents=True)
+    for path in db.glob("*.parquet"):
+        shutil.copy2(path, into / path.name)
+    for path in (db / FILTERS_DIR).glob("*.parquet"):
+        recode(path, into / FILTERS_DIR / path.name, {"compression": codec})
+    marker.write_text(json.dumps({"codec": codec}))
+    return into
 
 
 def run_baseline_subprocess(db: Path) -> dict:
@@ -225,9 +323,16 @@ def baseline(db: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-filters", type=int, default=50_000_000)
+    parser.add_argument("--n-filters", type=int, default=20_000_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/filterdb-stats-bench"))
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--old-ref", help="also run the stage of this git revision (old vs new)")
+    parser.add_argument(
+        "--old-codec",
+        default="zstd",
+        help="Parquet codec of the filter files the old revision reads (it wrote zstd)",
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="stage runs each; best is shown")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--partition-rows", type=int, help="default: the workflow's statistics.partition_rows"
@@ -235,11 +340,20 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=8000, help="LocalCluster worker total")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline-of", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--stage-of", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_of:
         print(json.dumps(baseline(args.baseline_of)))
         return
+    if args.stage_of:
+        figures = stage_child(
+            args.stage_of, args.out, args.workers, args.partition_rows, args.memory_mb
+        )
+        print(json.dumps(figures))
+        return
 
+    print(f"{datetime.date.today()}: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     db, n, generated = ensure_database(args.workdir, args.n_filters, args.seed)
     size = sum(f.stat().st_size for f in (db / FILTERS_DIR).iterdir()) / GIB
@@ -248,13 +362,45 @@ def main() -> None:
         print(f"generated in {generated:.1f} s")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
 
-    stage = run_stage(db, args.workdir / "stats", args.workers, args.partition_rows, args.memory_mb)
-    print(
-        f"stage:    wall {stage['wall_s']:.1f} s (passes {stage['passes_s']:.1f} s), "
-        f"{n / stage['wall_s'] / 1e6:.2f} M filters/s, CPU {stage['cpu_s']:.1f} s, "
-        f"peak RSS {stage['peak_rss'] / GIB:.2f} GiB "
-        f"({args.workers} workers, partition_rows={args.partition_rows or 'default'})"
-    )
+    reads = plain_reads(db, args.workers)
+    print(f"plain read: 3 x all filter columns on {args.workers} threads in {reads:.1f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {"new": (REPO, db)}
+        if args.old_ref:
+            old_db = recoded_copy(db, args.workdir / f"{db.name}_{args.old_codec}", args.old_codec)
+            old_code = export_package(args.old_ref, Path(tmp))
+            runs = {f"old ({args.old_ref}, {args.old_codec} files)": (old_code, old_db), **runs}
+        stages = {name: [] for name in runs}
+        for _ in range(args.repeats):  # interleaved, so that a burst of load hits both
+            for name, (code, files) in runs.items():
+                stages[name].append(
+                    run_stage(
+                        code,
+                        files,
+                        args.workdir / "stats",
+                        args.workers,
+                        args.partition_rows,
+                        args.memory_mb,
+                    )
+                )
+    best = {name: min(figures, key=lambda f: f["wall_s"]) for name, figures in stages.items()}
+    for name, stage in best.items():
+        print(
+            f"stage {name}: wall {stage['wall_s']:.1f} s (passes {stage['passes_s']:.1f} s), "
+            f"{n / stage['wall_s'] / 1e6:.2f} M filters/s, CPU {stage['cpu_s']:.1f} s, "
+            f"peak RSS {stage['peak_rss'] / GIB:.2f} GiB; "
+            f"{stage['passes_s'] / reads:.2f}x the plain reads "
+            f"({stage['wall_s'] / reads:.2f}x with cluster start and outputs)"
+            + (f"; best of {args.repeats}" if args.repeats > 1 else "")
+        )
+    stage = best["new"]
+    if args.old_ref:
+        old = best[next(iter(best))]
+        print(
+            f"new vs old: {old['wall_s'] / stage['wall_s']:.2f}x faster "
+            f"(passes {old['passes_s'] / stage['passes_s']:.2f}x), "
+            f"CPU {old['cpu_s'] / stage['cpu_s']:.2f}x less"
+        )
     if args.skip_baseline:
         return
     base = run_baseline_subprocess(db)

@@ -20,7 +20,7 @@ if DB_SOURCE == "published":
             "results/benchmarks/import_published.tsv"
         conda:
             "../envs/published.yaml"
-        threads: 1
+        threads: 4
         resources:
             mem_mb=3072,
             runtime=720,

@@ -12,6 +12,7 @@ def main(smk) -> None:
         Path(smk.output.models).parent,
         row_group_size=smk.params.row_group_size,
         chunk_size=smk.params.chunk_size,
+        workers=smk.threads,
     )
 
 

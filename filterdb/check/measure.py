@@ -14,10 +14,10 @@ import pandas as pd
 from filterdb.extract.conv_layers import ModelConvs, conv_depth_ranks
 from filterdb.extract.memory import MemoryLimit
 from filterdb.extract.write import load_weights
-from filterdb.stats.binning import clipped_histograms
 from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import degeneration_reasons, layer_quality
-from filterdb.stats.passes import coefficient_chunks
+from filterdb.stats.kernels import coefficient_counts
+from filterdb.stats.passes import NO_FINE
 from filterdb.stats.pca import PcaBasis
 from filterdb.stats.scaling import LayerFilters
 from filterdb.stats.summaries import layer_metrics
@@ -113,10 +113,15 @@ def measure(
                 values[column].append(value)
             if projection is not None:
                 basis = projection.basis
-                for coefficients in coefficient_chunks(filters, basis.mean, basis.components):
-                    chunk_counts, chunk_outside = clipped_histograms(coefficients, projection.edges)
-                    counts += chunk_counts
-                    outside += chunk_outside
+                outside += coefficient_counts(
+                    filters.values,
+                    filters.peaks,
+                    basis.mean,
+                    basis.components,
+                    projection.edges,
+                    counts,
+                    NO_FINE,
+                )
     if counts is not None:
         counts = counts.reshape(9, -1)
     return Measures(layer_frame(convs, values), counts, outside)

@@ -4,11 +4,19 @@ Filters stream model by model, row group by row group, through a :class:`FilterR
 memory stays bounded whatever the file's size. Values are ROUNDED TO FLOAT32, the dtype of
 ``results/db``: the published v1.0.0 filters are float32 checkpoint weights upcast to float64, so
 for them this is lossless; any value that does change is counted and reported as a warning.
+
+Writing a filter file (Parquet encoding) costs more CPU than reading and converting its
+filters, and one file can only be written sequentially, so ``workers`` threads each import whole
+models at once: pyarrow and the conversion kernel release the GIL, and every file is still written
+by one thread in one order, so its bytes do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +33,7 @@ from filterdb.progress import progress_bar
 from filterdb.published.layout import detect_version, filters_dataset, read_meta
 from filterdb.published.meta_import import split_meta
 from filterdb.published.reader import FilterReader
+from filterdb.published.rounding import nan_inf_counts
 
 log = logging.getLogger(__name__)
 
@@ -50,30 +59,84 @@ def _read_rows(reader: FilterReader, start: np.ndarray, stop: np.ndarray) -> np.
 
 def _write_model(
     path: Path,
-    layers: pd.DataFrame,
+    start: np.ndarray,
+    sizes: np.ndarray,
     reader: FilterReader,
     row_group_size: int,
     progress: tqdm,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Write one model's filter file; return its per-layer NaN and ±Inf counts."""
-    start = layers["filter_start"].to_numpy()
-    sizes = layers["n_filters"].to_numpy()
+    """Write one model's filter file (its layers start at ``start`` and hold ``sizes`` filters);
+    return its per-layer NaN and ±Inf counts."""
     stop = start + sizes
-    n_nan = np.zeros(len(layers), dtype=np.int64)
-    n_inf = np.zeros(len(layers), dtype=np.int64)
+    n_nan = np.zeros(len(sizes), dtype=np.int64)
+    n_inf = np.zeros(len(sizes), dtype=np.int64)
 
     def group_columns(lo: int, hi: int) -> np.ndarray:
         columns = _read_rows(reader, start[lo:hi], stop[lo:hi])
-        bounds = np.r_[0, np.cumsum(sizes[lo:hi])]
-        for j in range(lo, hi):
-            layer = columns[:, bounds[j - lo] : bounds[j - lo + 1]]
-            n_nan[j] = np.count_nonzero(np.isnan(layer))
-            n_inf[j] = np.count_nonzero(np.isinf(layer))
+        n_nan[lo:hi], n_inf[lo:hi] = nan_inf_counts(columns, np.r_[0, np.cumsum(sizes[lo:hi])])
         progress.update(columns.shape[1])
         return columns
 
     write_filter_file(path, sizes.tolist(), row_group_size, group_columns)
     return n_nan, n_inf
+
+
+# Each worker holds one row group's float32 columns and pyarrow's encoding of them, so more
+# workers than this would add memory for little gain (the disk is the next limit).
+MAX_DEFAULT_WORKERS = 4
+
+
+def _import_filters(
+    dataset: h5py.Dataset,
+    db_dir: Path,
+    layers: pd.DataFrame,
+    models: pd.DataFrame,
+    row_group_size: int,
+    chunk_size: int,
+    workers: int,
+    progress: tqdm,
+) -> int:
+    """Write every model's filter file, ``workers`` models at a time, fill ``layers``' n_nan and
+    n_inf, and return how many values the rounding changed.
+
+    Each worker owns a reader whose window is an equal share of ``chunk_size``, so the windows'
+    memory does not grow with ``workers``. A failure cancels the models not yet started and is
+    raised as it is, with the failing model named in a note.
+    """
+    readers = [FilterReader(dataset, max(1, chunk_size // workers)) for _ in range(workers)]
+    idle: queue.SimpleQueue[FilterReader] = queue.SimpleQueue()
+    for reader in readers:
+        idle.put(reader)
+    start = layers["filter_start"].to_numpy()
+    sizes = layers["n_filters"].to_numpy()
+
+    def import_model(model: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        reader = idle.get()
+        try:
+            reader.end_windows_at(int((start[lo:hi] + sizes[lo:hi]).max()))
+            path = filter_path(db_dir, model)
+            return _write_model(path, start[lo:hi], sizes[lo:hi], reader, row_group_size, progress)
+        except BaseException as exc:
+            exc.add_note(f"while importing the filters of model {model!r}")
+            raise
+        finally:
+            idle.put(reader)
+
+    # layers is ordered like models (model_id, then layer): each model is one block
+    ends = np.cumsum(layers.groupby("model", sort=False).size().to_numpy())
+    blocks = list(zip(models["model"], np.r_[0, ends[:-1]], ends, strict=True))
+    with ThreadPoolExecutor(workers, thread_name_prefix="import") as pool:
+        futures = [pool.submit(import_model, model, lo, hi) for model, lo, hi in blocks]
+        try:
+            for future, (_, lo, hi) in zip(futures, blocks, strict=True):
+                n_nan, n_inf = future.result()
+                layers.iloc[lo:hi, layers.columns.get_loc("n_nan")] = n_nan
+                layers.iloc[lo:hi, layers.columns.get_loc("n_inf")] = n_inf
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return sum(reader.values_rounded for reader in readers)
 
 
 def _remove_stale(filters_dir: Path, models: pd.Series) -> None:
@@ -92,6 +155,7 @@ def import_published(
     *,
     row_group_size: int | None = None,
     chunk_size: int | None = None,
+    workers: int | None = None,
     progress: bool = True,
 ) -> ImportReport:
     """Convert ``published_file`` (v1.0.0 or v0.1.0 layout) into ``db_dir`` (``results/db``).
@@ -101,10 +165,13 @@ def import_published(
     ``PublishedFileError`` for an unreadable file and ``ModelError`` for a bad id range.
     ``row_group_size`` and ``chunk_size`` (the read window, which bounds memory) default to the
     ``database`` config section's ``published_row_group_size`` and ``published_chunk_size``.
+    ``workers`` (threads importing models at once, default the CPU count up to
+    ``MAX_DEFAULT_WORKERS``) changes the speed only, never the files written.
     """
     defaults = section("database")
     row_group_size = row_group_size or defaults["published_row_group_size"]
     chunk_size = chunk_size or defaults["published_chunk_size"]
+    workers = max(1, workers or min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
     path = Path(published_file)
     db_dir = Path(db_dir)
     where = str(path)
@@ -123,7 +190,6 @@ def import_published(
             len(models),
             len(layers),
         )
-        reader = FilterReader(dataset, max(1, chunk_size))
         filters_dir = db_dir / FILTERS_DIR
         filters_dir.mkdir(parents=True, exist_ok=True)
         bar = progress_bar(
@@ -135,24 +201,15 @@ def import_published(
             mininterval=5,
         )
         with bar:
-            # layers is ordered like models (model_id, then layer): each model is one block
-            ends = np.cumsum(layers.groupby("model", sort=False).size().to_numpy())
-            for model, lo, hi in zip(models["model"], np.r_[0, ends[:-1]], ends, strict=True):
-                n_nan, n_inf = _write_model(
-                    filter_path(db_dir, model),
-                    layers.iloc[lo:hi],
-                    reader,
-                    row_group_size,
-                    bar,
-                )
-                layers.iloc[lo:hi, layers.columns.get_loc("n_nan")] = n_nan
-                layers.iloc[lo:hi, layers.columns.get_loc("n_inf")] = n_inf
+            values_rounded = _import_filters(
+                dataset, db_dir, layers, models, row_group_size, chunk_size, workers, bar
+            )
     _remove_stale(filters_dir, models["model"])
-    if reader.values_rounded:
+    if values_rounded:
         log.warning(
             "%s: %d of %d filter values changed when rounded to float32",
             where,
-            reader.values_rounded,
+            values_rounded,
             int(layers["n_filters"].sum()) * 9,
         )
     else:
@@ -164,7 +221,7 @@ def import_published(
         n_models=len(models),
         n_layers=len(layers),
         n_filters=int(layers["n_filters"].sum()),
-        values_rounded=reader.values_rounded,
+        values_rounded=values_rounded,
     )
     log.info(
         "imported v%s: %d models, %d layers, %d filters; %d values changed by float32 rounding",

@@ -1,9 +1,10 @@
 """Read the published filters in bounded windows and round them to float32.
 
 The published v1.0.0 file holds ~1.4 billion float64 filters (~100 GB): it can never be loaded
-whole. :class:`FilterReader` serves any ``[start, stop)`` from a window of ``chunk_size`` rows,
-read with ``read_direct`` into one reused buffer, so peak memory is set by ``chunk_size`` (or by
-the largest single request, i.e. the largest layer), not by the file.
+whole. :class:`FilterReader` serves any ``[start, stop)`` through a window of ``chunk_size`` rows,
+read with ``read_direct`` into one reused buffer, so peak memory is set by ``chunk_size`` and the
+float32 result, not by the file. A request that runs past the window is finished from the next
+window rather than re-read from its start, so a sequential pass reads every row exactly once.
 """
 
 from __future__ import annotations
@@ -11,27 +12,20 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from filterdb.published.rounding import convert_rows
+
 
 def round_to_float32(raw: np.ndarray) -> tuple[np.ndarray, int]:
     """Return ``raw`` (``(n, 9)`` or ``(n, 3, 3)``) as float32 columns ``(9, n)`` and how many
     values the rounding changed.
 
-    Columns, because that is how parquet stores them; converting one column at a time is also
-    the fastest transposing copy. The published v1.0.0 values are float32 checkpoint weights upcast
-    to float64, so for them the count is 0 and the conversion is lossless. NaN stays NaN and is not
-    counted as changed; a finite value beyond the float32 range becomes ±Inf and is counted.
+    Columns, because that is how parquet stores them. The published v1.0.0 values are float32
+    checkpoint weights upcast to float64, so for them the count is 0 and the conversion is
+    lossless. NaN stays NaN and is not counted as changed; a finite value beyond the float32 range
+    becomes ±Inf and is counted.
     """
-    flat = raw.reshape(-1, 9)
-    columns = np.empty((9, len(flat)), dtype=np.float32)
-    changed = 0
-    with np.errstate(over="ignore"):  # overflow to ±Inf is counted, not warned per chunk
-        for k in range(9):
-            columns[k] = flat[:, k]
-            if raw.dtype.itemsize > 4:
-                changed += np.count_nonzero(columns[k] != flat[:, k])
-    if changed:
-        changed -= np.count_nonzero(np.isnan(columns))
-    return columns, int(changed)
+    columns = np.empty((9, len(raw)), dtype=np.float32)
+    return columns, convert_rows(raw, columns, 0)
 
 
 class FilterReader:
@@ -46,21 +40,33 @@ class FilterReader:
         self._n_rows = dataset.shape[0]
         self._buffer = np.empty((min(chunk_size, self._n_rows), *dataset.shape[1:]), dataset.dtype)
         self._lo = self._hi = 0
+        self._window_end = self._n_rows
         self.values_rounded = 0
 
+    def end_windows_at(self, stop: int) -> None:
+        """Load no row at or past ``stop`` from now on (``stop`` is clipped to the dataset).
+
+        For a reader that serves one part of the file while other readers serve the rest: a
+        window reaching past its part would read rows that only another reader uses.
+        """
+        self._window_end = min(stop, self._n_rows)
+
     def _load(self, start: int) -> None:
-        hi = min(start + len(self._buffer), self._n_rows)
+        hi = min(start + len(self._buffer), self._window_end)
         self._dataset.read_direct(self._buffer, np.s_[start:hi], np.s_[0 : hi - start])
         self._lo, self._hi = start, hi
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as new float32 columns ``(9, stop - start)``."""
-        if stop - start > len(self._buffer):  # one layer larger than a window: read it alone
-            raw = self._dataset[start:stop]
-        else:
-            if not (self._lo <= start and stop <= self._hi):
-                self._load(start)
-            raw = self._buffer[start - self._lo : stop - self._lo]
-        rounded, changed = round_to_float32(raw)
-        self.values_rounded += changed
-        return rounded
+        if not 0 <= start <= stop <= self._window_end:
+            raise ValueError(f"rows {start}:{stop} are not within the first {self._window_end}")
+        columns = np.empty((9, stop - start), dtype=np.float32)
+        at = start
+        while at < stop:
+            if not (self._lo <= at < self._hi):
+                self._load(at)
+            upto = min(stop, self._hi)
+            rows = self._buffer[at - self._lo : upto - self._lo]
+            self.values_rounded += convert_rows(rows, columns, at - start)
+            at = upto
+        return columns

@@ -12,6 +12,7 @@ Public API (imported from the modules, so that the rules can import the light ``
 * ``resources`` - the job's memory model.
 
 The maths are pure functions of numpy arrays (``moments``, ``pca``, ``scaling``, ``binning``,
-``degeneration``, ``density``, ``shift``, ``grouping``, ``summaries``), testable on their own.
+``degeneration``, ``density``, ``shift``, ``grouping``, ``summaries``), testable on their own;
+the per-filter loops of the passes are compiled (``kernels``, numba) and tested against them.
 Results are bit-identical for any number of workers and any partition size.
 """

@@ -1,14 +1,17 @@
 """Histogram bin indices with exactly ``numpy.histogram``'s semantics, for streaming counts.
 
 Counting chunk by chunk and adding integer counts is exact and order-free, but only if each value
-lands in the bin ``np.histogram`` would choose on the whole array; these functions replicate its
-fast path (same arithmetic, same +-1 correction against the ``linspace`` edges), so a reference
-computed in memory gives the same counts.
+lands in the bin ``np.histogram`` would choose on the whole array; the compiled rule
+(``kernels.bin_block``) replicates its fast path (same arithmetic, same +-1 correction against
+the ``linspace`` edges), so a reference computed in memory gives the same counts. These are its
+array forms, for callers holding coefficients rather than filters.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from filterdb.stats.kernels import bin_block
 
 
 def uniform_edges(lo: float, hi: float, bins: int) -> np.ndarray:
@@ -22,26 +25,14 @@ def uniform_edges(lo: float, hi: float, bins: int) -> np.ndarray:
 def bin_indices(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Bin index of each float64 value (same shape), -1 outside ``[edges[0], edges[-1]]``.
 
-    Bin i holds ``edges[i] <= v < edges[i+1]``; the last bin also holds ``edges[-1]``. The
-    arithmetic guess is within one bin of the truth and one comparison against each neighbouring
-    edge settles it, so the result is the same as ``np.histogram``'s whatever the guess's rounding.
+    Bin i holds ``edges[i] <= v < edges[i+1]``; the last bin also holds ``edges[-1]``. The rule
+    is the compiled passes' own (``kernels.bin_block``), so these array forms bin exactly as the
+    statistics stage does.
     """
-    idx = _corrected(values, edges)
-    idx[(values < edges[0]) | (values > edges[-1])] = -1
-    return idx
-
-
-def _corrected(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin indices of values known to lie inside the edges (see ``bin_indices``)."""
-    bins = len(edges) - 1
-    lower = edges[:-1]
-    upper = np.append(edges[1:-1], np.inf)  # the last bin is closed on the right
-    with np.errstate(invalid="ignore"):
-        idx = ((values - edges[0]) * (bins / (edges[-1] - edges[0]))).astype(np.intp)
-    np.clip(idx, 0, bins - 1, out=idx)
-    idx -= values < lower[idx]
-    idx += values >= upper[idx]
-    return idx
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    index = np.empty(flat.size, dtype=np.int64)
+    bin_block(flat, flat.size, np.asarray(edges, dtype=np.float64), index)
+    return index.reshape(np.shape(values))
 
 
 def coefficient_histograms(coefficients: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -49,10 +40,10 @@ def coefficient_histograms(coefficients: np.ndarray, edges: np.ndarray) -> np.nd
 
     All values must lie inside the edges (true for the global coefficient range).
     """
-    bins = len(edges) - 1
-    idx = _corrected(coefficients, edges)
-    idx += (np.arange(coefficients.shape[0]) * bins)[:, None]
-    return np.bincount(idx.ravel(), minlength=coefficients.shape[0] * bins)
+    counts, outside = clipped_histograms(coefficients, edges)
+    if outside:
+        raise ValueError(f"{outside} values lie outside the edges [{edges[0]}, {edges[-1]}]")
+    return counts
 
 
 def clipped_histograms(coefficients: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
@@ -68,18 +59,6 @@ def clipped_histograms(coefficients: np.ndarray, edges: np.ndarray) -> tuple[np.
     idx += (np.arange(coefficients.shape[0]) * bins)[:, None]
     counts = np.bincount(idx[inside], minlength=coefficients.shape[0] * bins)
     return counts, int(inside.size - np.count_nonzero(inside))
-
-
-def fine_histograms(coefficients: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
-    """Flat ``(9 * bins,)`` counts on an equal-width grid, without edge-exact corrections.
-
-    For the KDE's fine histograms, where a value within one ulp of an edge may fall either way.
-    """
-    scale = bins / (hi - lo) if hi > lo else 0.0
-    idx = ((coefficients - lo) * scale).astype(np.intp)
-    np.clip(idx, 0, bins - 1, out=idx)
-    idx += (np.arange(coefficients.shape[0]) * bins)[:, None]
-    return np.bincount(idx.ravel(), minlength=coefficients.shape[0] * bins)
 
 
 def joint_histogram(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> np.ndarray:

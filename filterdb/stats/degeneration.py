@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from filterdb.stats.moments import Moments, raw_moments
+from filterdb.stats.moments import Moments
 from filterdb.stats.scaling import LayerFilters
 
 SPARSITY_EPS = 0.01
@@ -105,19 +105,27 @@ def variance_entropy(moments: Moments) -> float:
 def orthogonality(raw: np.ndarray, finite: np.ndarray, out_channels: int, fan_in: int) -> float:
     """1 - sum |W_n W_n^T - I| / (c (c - 1)) over the c output channels without NaN/Inf.
 
-    NaN when the channel layout is unknown (``fan_in`` 0, e.g. a published import).
+    ``W W^T`` is summed over the nine weight positions, ``R_j R_j^T`` with ``R_j`` row j of the
+    ``(9, n)`` filters seen as ``(c_out, fan_in)``: no transposed copy of the layer, and each
+    product is a BLAS rank-k update. Normalising the Gram matrix by its diagonal afterwards is
+    normalising the rows first. NaN when the channel layout is unknown (``fan_in`` 0, e.g. a
+    published import).
     """
     if fan_in == 0:
         return float("nan")
     keep = finite.reshape(out_channels, fan_in).all(axis=1)
-    weights = np.ascontiguousarray(raw.T).reshape(out_channels, fan_in * 9)[keep]
-    channels = weights.shape[0]
+    channels = int(keep.sum())
     if channels < 2:
         return float("nan")
-    norms = np.linalg.norm(weights, axis=1)
+    gram = np.zeros((channels, channels), dtype=raw.dtype)
+    for row in raw:
+        weights = row.reshape(out_channels, fan_in)
+        weights = weights if channels == out_channels else weights[keep]
+        gram += weights @ weights.T
+    norms = np.sqrt(np.diagonal(gram).copy())
     norms[norms == 0] = 1
-    weights /= norms[:, None]
-    gram = weights @ weights.T
+    gram /= norms[:, None]
+    gram /= norms[None, :]
     gram.flat[:: channels + 1] -= 1
     return float(1 - np.abs(gram).sum(dtype=np.float64) / (channels * (channels - 1)))
 
@@ -139,8 +147,8 @@ def layer_quality(filters: LayerFilters, out_channels: int, fan_in: int) -> Laye
         nan = float("nan")
         return LayerQuality(nan, nan, nan, nan)
     sparse = sparse_filters(filters.peaks)
-    entropy = variance_entropy(raw_moments(w))
-    clean = variance_entropy(raw_moments(w[:, ~sparse])) if sparse.any() else entropy
+    entropy = variance_entropy(filters.moments(scaled=False))
+    clean = variance_entropy(filters.moments(False, ~sparse)) if sparse.any() else entropy
     return LayerQuality(
         sparsity=float(sparse.mean()),
         variance_entropy=entropy,

@@ -149,8 +149,14 @@ def _runs(row_groups: list[tuple[int, int, int, int]], partition_rows: int) -> l
     return runs
 
 
-def read_partition(spec: PartitionSpec) -> np.ndarray:
-    """The partition's filters as a ``(9, n)`` float32 array, checked against its layer list."""
+def read_layers(spec: PartitionSpec) -> list[np.ndarray]:
+    """The partition's layers, each a C-contiguous ``(9, n)`` float32 array, checked against
+    its layer list.
+
+    One array per layer rather than views of one partition array: the compiled kernels run
+    several times faster on contiguous rows than on strided views. Row groups hold whole layers,
+    so each layer is copied once, from the one Arrow chunk it lies in.
+    """
     try:
         table = pq.ParquetFile(spec.path).read_row_groups(
             list(spec.row_groups), columns=["layer", *WEIGHT_COLUMNS], use_threads=False
@@ -164,17 +170,21 @@ def read_partition(spec: PartitionSpec) -> np.ndarray:
         raise ModelError(
             spec.model, spec.path, f"row groups {spec.row_groups} do not match layers.parquet"
         )
-    raw = np.empty((9, table.num_rows), dtype=np.float32)
+    layers = [np.empty((9, n), dtype=np.float32) for n in spec.n_filters]
+    starts = np.concatenate([[0], np.cumsum(spec.n_filters)])
     for j, name in enumerate(WEIGHT_COLUMNS):
         offset = 0
         for chunk in table.column(name).chunks:
             values = chunk.to_numpy(zero_copy_only=False)
-            raw[j, offset : offset + len(values)] = values
-            offset += len(values)
-    return raw
+            end = offset + len(values)
+            first, last = np.searchsorted(starts, [offset, end], side="right")
+            for i in range(first - 1, min(last, len(layers))):
+                lo, hi = max(starts[i], offset), min(starts[i + 1], end)
+                layers[i][j, lo - starts[i] : hi - starts[i]] = values[lo - offset : hi - offset]
+            offset = end
+    return layers
 
 
-def layer_slices(spec: PartitionSpec) -> list[slice]:
-    """Column range of each of the partition's layers in ``read_partition``'s array."""
-    ends = np.cumsum(spec.n_filters)
-    return [slice(int(e - n), int(e)) for e, n in zip(ends, spec.n_filters, strict=True)]
+def read_partition(spec: PartitionSpec) -> np.ndarray:
+    """The partition's filters as one ``(9, n)`` float32 array (``read_layers`` joined)."""
+    return np.concatenate(read_layers(spec), axis=1)

@@ -9,10 +9,10 @@ Three passes, because each needs the previous one's global result:
 
 Two passes cannot give pass 3's counts exactly: a bin edge depends on the global min and max,
 and no fixed-grid summary of pass 2 tells on which side of an edge a value inside one grid cell
-falls. Each task reads its partition once, computes layer by layer in fixed-offset chunks
-(float results never depend on the partitioning) with BLAS limited to one thread (matrix
-products round the same way whatever the worker), and returns O(layers) floats or integer
-histograms - never anything with one entry per filter.
+falls. Each task reads its partition once and computes layer by layer with the compiled
+kernels (``kernels``: fixed-offset chunks and fixed summation orders, so float results never
+depend on the partitioning; BLAS, left to orthogonality, limited to one thread), and returns
+O(layers) floats or integer histograms - never anything with one entry per filter.
 """
 
 from __future__ import annotations
@@ -21,28 +21,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from filterdb.stats.binning import coefficient_histograms, fine_histograms, joint_histogram
 from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import layer_quality
-from filterdb.stats.moments import chunk_slices, streamed_moments
-from filterdb.stats.partitions import PartitionSpec, layer_slices, read_partition
-from filterdb.stats.pca import project
+from filterdb.stats.kernels import coefficient_counts, range_and_joint
+from filterdb.stats.partitions import PartitionSpec, read_layers
 from filterdb.stats.scaling import LayerFilters
+
+NO_FINE = np.zeros(0, dtype=np.int64)  # ``coefficient_counts``' fine target when there is none
 
 
 def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
     """Index within the partition and filters of each layer."""
-    raw = read_partition(spec)
-    for i, columns in enumerate(layer_slices(spec)):
-        yield i, LayerFilters.of(raw[:, columns])
-
-
-def coefficient_chunks(
-    filters: LayerFilters, mean: np.ndarray, components: np.ndarray
-) -> Iterator[np.ndarray]:
-    """``(9, m)`` coefficients of a layer's finite filters, chunk by chunk."""
-    for columns in chunk_slices(filters.values.shape[1]):
-        yield project(filters.scaled_chunk(columns), mean, components)
+    for i, raw in enumerate(read_layers(spec)):
+        yield i, LayerFilters.of(raw)
 
 
 def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
@@ -61,7 +52,7 @@ def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
     }
     with single_blas_thread():
         for i, filters in _layers(spec):
-            moments = streamed_moments(filters.values.shape[1], filters.scaled_chunk)
+            moments = filters.moments(scaled=True)
             quality = layer_quality(filters, spec.out_channels[i], spec.fan_in[i])
             out["n_finite"][i] = moments.count
             out["mean"][i] = moments.mean
@@ -80,12 +71,11 @@ def range_and_density_pass(
     lo, hi = np.inf, -np.inf
     bins = len(density_edges) - 1
     joint = np.zeros(bins * bins, dtype=np.int64)
-    with single_blas_thread():
-        for _, filters in _layers(spec):
-            for coefficients in coefficient_chunks(filters, mean, components):
-                lo = min(lo, float(coefficients.min()))
-                hi = max(hi, float(coefficients.max()))
-                joint += joint_histogram(coefficients[0], coefficients[1], density_edges)
+    for _, filters in _layers(spec):
+        layer_lo, layer_hi = range_and_joint(
+            filters.values, filters.peaks, mean, components, density_edges, joint
+        )
+        lo, hi = min(lo, layer_lo), max(hi, layer_hi)
     index = np.flatnonzero(joint)
     return {"min": lo, "max": hi, "density_index": index, "density_counts": joint[index]}
 
@@ -101,14 +91,19 @@ def histogram_pass(
     bins = len(edges) - 1
     cells: dict[int, np.ndarray] = {}
     fine = np.zeros(9 * fine_bins, dtype=np.int64)
-    lo, hi = float(edges[0]), float(edges[-1])
-    with single_blas_thread():
-        for i, filters in _layers(spec):
-            hist = cells.setdefault(spec.deciles[i], np.zeros(9 * bins, dtype=np.int64))
-            for coefficients in coefficient_chunks(filters, mean, components):
-                hist += coefficient_histograms(coefficients, edges)
-                if spec.kde_group >= 0:
-                    fine += fine_histograms(coefficients, lo, hi, fine_bins)
+    for i, filters in _layers(spec):
+        hist = cells.setdefault(spec.deciles[i], np.zeros(9 * bins, dtype=np.int64))
+        outside = coefficient_counts(
+            filters.values,
+            filters.peaks,
+            mean,
+            components,
+            edges,
+            hist,
+            fine if spec.kde_group >= 0 else NO_FINE,
+        )
+        if outside:  # pass 2 took the range from the very same arithmetic
+            raise RuntimeError(f"{spec.model}: {outside} coefficients outside the global range")
     deciles = sorted(cells)
     return {
         "model_id": spec.model_id,

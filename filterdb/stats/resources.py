@@ -9,7 +9,10 @@ not need to the workers.
 from __future__ import annotations
 
 CLIENT_RESERVE_MB = 1024
-WORKER_BASE_MB = 400
+#: A worker before its partition: interpreter, numpy, pyarrow, distributed and the compiled
+#: kernels (numba and llvmlite add ~135 MB; ~300 MB in all, measured), plus headroom for the first
+#: run's compilation and allocator slack - a worker past Dask's pause threshold stops taking tasks.
+WORKER_BASE_MB = 640
 BYTES_PER_FILTER = 120
 #: The client's partial results per MB of database input (tables and filter files).
 CLIENT_MB_PER_INPUT_MB = 0.01

@@ -11,26 +11,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def finite_filters(raw: np.ndarray) -> np.ndarray:
-    """``(n,)`` mask of filters whose nine weights are all finite.
-
-    A single NaN or Inf would poison every sum it enters, so such filters are left out of every
-    statistic (and counted) rather than propagated.
-    """
-    return np.isfinite(raw).all(axis=0)
-
-
-def filter_peaks(raw: np.ndarray) -> np.ndarray:
-    """``(n,)`` absolute peak ``max_j |w_j|`` of each filter, in the input dtype (exact)."""
-    return np.abs(raw).max(axis=0)
+from filterdb.stats import kernels
+from filterdb.stats.moments import (
+    CHUNK_FILTERS,
+    Moments,
+    chunk_moments,
+    chunk_slices,
+    merge_moments,
+)
 
 
 def scale_by_peak(raw: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     """``(9, m)`` float64 filters divided by their peaks; all-zero filters stay zero.
 
     Division happens in float64 on exactly converted inputs, so the result is the correctly
-    rounded quotient whatever produced the array - a reference implementation gets the same bits.
+    rounded quotient whatever produced the array - the compiled passes (``kernels``) divide the
+    same way, and this array form is the definition they are tested against.
     """
     den = peaks.astype(np.float64)
     den[den == 0] = 1.0
@@ -41,8 +37,10 @@ def scale_by_peak(raw: np.ndarray, peaks: np.ndarray) -> np.ndarray:
 class LayerFilters:
     """One layer's filters: all of them (``raw``), which are finite, and the finite ones.
 
-    ``values`` (9, n_finite) and their ``peaks`` are what every statistic uses; ``raw`` and
-    ``finite`` are kept for orthogonality, which needs the layer's output-channel structure.
+    ``values`` (9, n_finite) and their absolute ``peaks`` (``max_j |w_j|``, exact in float32)
+    are what every statistic uses: a single NaN or Inf would poison every sum it enters, so such
+    filters are left out (and counted) rather than propagated. ``raw`` and ``finite`` are kept
+    for orthogonality, which needs the layer's output-channel structure.
     """
 
     raw: np.ndarray
@@ -53,10 +51,25 @@ class LayerFilters:
     @classmethod
     def of(cls, raw: np.ndarray) -> LayerFilters:
         """Split a layer's ``(9, n)`` float32 filters into finite values and peaks."""
-        finite = finite_filters(raw)
-        values = raw if finite.all() else raw[:, finite]
-        return cls(raw, finite, values, filter_peaks(values))
+        finite, peaks = kernels.finite_and_peaks(raw)
+        if finite.all():
+            return cls(raw, finite, raw, peaks)
+        return cls(raw, finite, raw[:, finite], peaks[finite])
 
-    def scaled_chunk(self, columns: slice) -> np.ndarray:
-        """Peak-scaled float64 finite filters of the column range ``columns``."""
-        return scale_by_peak(self.values[:, columns], self.peaks[columns])
+    def moments(self, scaled: bool, keep: np.ndarray | None = None) -> Moments:
+        """Moments of the finite filters (those ``keep`` marks), peak-scaled or as they are.
+
+        Fixed-offset chunks of the layer, each gathered into one reused float64 buffer, so the
+        result depends on the layer alone and no temporary grows with it.
+        """
+        n = self.values.shape[1]
+        if keep is None:
+            keep = np.ones(n, dtype=bool)
+        buffer = np.empty((9, min(n, CHUNK_FILTERS)))
+        total = Moments.empty()
+        for columns in chunk_slices(n):
+            m = kernels.gather_chunk(
+                self.values, self.peaks, keep, columns.start, columns.stop, scaled, buffer
+            )
+            total = merge_moments(total, chunk_moments(buffer[:, :m]))
+        return total

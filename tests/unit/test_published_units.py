@@ -1,16 +1,23 @@
-"""The pure pieces of the published-file import: id ranges, row-group packing, slugs, rounding."""
+"""The pure pieces of the published-file import: id ranges, row-group packing, slugs, rounding,
+and the conversion kernels and worker threads behind it."""
 
 from __future__ import annotations
+
+import hashlib
 
 import h5py
 import numpy as np
 import pytest
+from published_files import published_filters, published_meta, write_v1
 
 from filterdb.db.filter_file import pack_layers
+from filterdb.db.schema import filter_path
 from filterdb.errors import ModelError
+from filterdb.published import import_published
 from filterdb.published.meta_import import model_slugs
 from filterdb.published.ranges import check_tiling, format_filter_ids, parse_filter_ids
 from filterdb.published.reader import FilterReader, round_to_float32
+from filterdb.published.rounding import convert_rows, nan_inf_counts
 
 
 def test_filter_ids_end_is_inclusive_both_ways():
@@ -104,3 +111,120 @@ def test_reader_serves_any_range_across_windows(tmp_path):
             np.testing.assert_array_equal(
                 reader.read(start, stop), values[start:stop].reshape(-1, 9).T
             )
+
+
+def awkward_values(n: int, dtype=np.float64, seed: int = 0) -> np.ndarray:
+    """Rows ``(n, 3, 3)`` of ``dtype`` from float64 values mixing float32 values, values that
+    round, NaN, ±Inf, values beyond the float32 range, float32 subnormals, values below the
+    smallest subnormal, and ±0."""
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(n * 9).astype(np.float32).astype(np.float64)
+    special = np.array([np.nan, np.inf, -np.inf, 1e300, -1e39, 3.5e38, 1e-40, -3e-45, 1e-50, -0.0])
+    pick = rng.random(n * 9)
+    values[pick < 0.3] = rng.standard_normal(np.count_nonzero(pick < 0.3))  # not float32 values
+    values[pick > 0.8] = rng.choice(special, np.count_nonzero(pick > 0.8))
+    values[pick > 0.95] = rng.standard_normal(np.count_nonzero(pick > 0.95)) * 1e-39  # subnormal
+    with np.errstate(over="ignore"):  # the values beyond the range of dtype become ±inf
+        return values.astype(dtype).reshape(n, 3, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_kernel_equals_numpy_conversion_bit_for_bit(dtype):
+    raw = awkward_values(5000, dtype)
+    flat = raw.reshape(-1, 9)
+    with np.errstate(over="ignore"):
+        expected = flat.T.astype(np.float32)
+    changed = np.count_nonzero((flat != expected.T) & ~np.isnan(flat))
+    out = np.full((9, 5010), 7.0, dtype=np.float32)
+    assert convert_rows(raw, out, 4) == changed
+    np.testing.assert_array_equal(out[:, 4:5004].view(np.uint32), expected.view(np.uint32))
+    assert (out[:, :4] == 7).all() and (out[:, 5004:] == 7).all()
+    assert (changed > 0) == (dtype == np.float64)
+
+
+def test_kernel_counts_overflow_and_underflow_not_nan_or_inf():
+    raw = np.array([[np.nan, np.inf, -np.inf, -0.0, 1e300, -1e39, 1e-50, 2.0**-149, 0.1]])
+    columns, changed = round_to_float32(raw)
+    assert changed == 3 + 1  # 1e300, -1e39 -> ±inf, 1e-50 -> 0; 2**-149 is exact; 0.1 rounds
+    assert columns[:, 0].tolist()[4:6] == [np.inf, -np.inf] and np.signbit(columns[3, 0])
+
+
+def test_nan_inf_counts_per_layer():
+    columns = np.ascontiguousarray(awkward_values(300, np.float32).reshape(-1, 9).T)
+    bounds = np.array([0, 1, 120, 120, 300])
+    n_nan, n_inf = nan_inf_counts(columns, bounds)
+    for j in range(len(bounds) - 1):
+        layer = columns[:, bounds[j] : bounds[j + 1]]
+        assert n_nan[j] == np.isnan(layer).sum() and n_inf[j] == np.isinf(layer).sum()
+
+
+def test_reader_refuses_rows_beyond_its_windows(tmp_path):
+    with h5py.File(tmp_path / "f.h5", "w") as h5:
+        h5.create_dataset("filters", data=np.zeros((20, 3, 3)))
+    with h5py.File(tmp_path / "f.h5", "r") as h5:
+        reader = FilterReader(h5["filters"], chunk_size=8)
+        with pytest.raises(ValueError, match="rows 15:21 are not within the first 20"):
+            reader.read(15, 21)
+        reader.end_windows_at(12)
+        np.testing.assert_array_equal(reader.read(4, 12), np.zeros((9, 8)))
+        with pytest.raises(ValueError, match="not within the first 12"):
+            reader.read(10, 13)
+
+
+# Large enough that a 1000-row window splits layers and row groups; small enough for a unit test.
+BIG_MODELS = [
+    ("resnet_small_imagenet1k_11", "Classification", "natural", [2600, 900, 4100, 30]),
+    ("unet (v2) + med", "Segmentation", "medical", [1500, 1500]),
+    ("yolo_small_coco_12", "Detection", "natural", [64, 3000, 7, 2999]),
+    ("vit_tiny_in1k", "Classification", "natural", [5000]),
+]
+
+
+def db_digests(db) -> dict[str, str]:
+    return {
+        str(p.relative_to(db)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(db.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def big_v1_file(tmp_path_factory):
+    meta = published_meta(BIG_MODELS)
+    filters = published_filters(sum(sum(sizes) for *_, sizes in BIG_MODELS))
+    filters.reshape(-1)[::997] = 0.1  # values that round, in many windows
+    filters[4000, 1, 1] = 1e300
+    path = tmp_path_factory.mktemp("big") / "big.h5"
+    write_v1(path, filters, meta)
+    return path
+
+
+@pytest.mark.parametrize(("chunk_size", "workers"), [(10**6, 3), (1000, 1), (1000, 2), (7, 3)])
+def test_import_bytes_do_not_depend_on_window_or_workers(
+    big_v1_file, tmp_path, chunk_size, workers
+):
+    reference = import_published(
+        big_v1_file,
+        tmp_path / "ref",
+        chunk_size=10**6,
+        workers=1,
+        row_group_size=4000,
+        progress=False,
+    )
+    report = import_published(
+        big_v1_file,
+        tmp_path / "db",
+        chunk_size=chunk_size,
+        workers=workers,
+        row_group_size=4000,
+        progress=False,
+    )
+    assert report == reference and report.values_rounded > 1
+    assert db_digests(tmp_path / "db") == db_digests(tmp_path / "ref")
+
+
+def test_worker_error_names_the_model(big_v1_file, tmp_path):
+    filter_path(tmp_path / "db", "unet_v2_med").mkdir(parents=True)  # cannot be replaced by a file
+    with pytest.raises(IsADirectoryError) as err:
+        import_published(big_v1_file, tmp_path / "db", workers=2, progress=False)
+    assert "while importing the filters of model 'unet_v2_med'" in err.value.__notes__

@@ -1,0 +1,117 @@
+"""The compiled passes (filterdb.stats.kernels) against numpy references, edge values included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from filterdb.stats import kernels
+from filterdb.stats.binning import uniform_edges
+from filterdb.stats.moments import CHUNK_FILTERS, merge_moments, raw_moments, streamed_moments
+from filterdb.stats.scaling import LayerFilters, scale_by_peak
+
+NO_FINE = np.zeros(0, dtype=np.int64)
+
+
+def _filters(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(9, n) float32 filters over four decades of scale, some all-zero."""
+    raw = rng.standard_normal((9, n)) * 10 ** rng.uniform(-4, 0, n)
+    raw[:, :3] = 0.0
+    return raw.astype(np.float32)
+
+
+def _basis(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    components, _ = np.linalg.qr(rng.standard_normal((9, 9)))
+    return rng.normal(scale=0.05, size=9), components
+
+
+def _reference_coefficients(raw, peaks, mean, components) -> np.ndarray:
+    """(n, 9) coefficients the way an in-memory notebook computes them: one matrix product."""
+    return (scale_by_peak(raw, peaks).T - mean) @ components.T
+
+
+def test_finite_and_peaks_match_numpy():
+    raw = _filters(np.random.default_rng(0), 5000)
+    raw[3, 10], raw[0, 11], raw[8, 12] = np.nan, np.inf, -np.inf
+    finite, peaks = kernels.finite_and_peaks(raw)
+    assert np.array_equal(finite, np.isfinite(raw).all(axis=0))
+    assert np.array_equal(peaks[finite], np.abs(raw).max(axis=0)[finite])
+    filters = LayerFilters.of(raw)
+    assert filters.values.shape == (9, 4997) and filters.peaks.dtype == np.float32
+
+
+def test_fused_counts_equal_np_histogram_on_values_exactly_on_bin_edges():
+    """Identity basis: coefficients are the scaled weights, placed on, just below and just above
+    every edge (all exact in float32), and outside the edges."""
+    edges = uniform_edges(-0.5, 0.5, 32)  # multiples of 1/32: exact in float32 and float64
+    on_edges = np.concatenate(
+        [edges, np.nextafter(edges.astype(np.float32), np.float32(np.inf)).astype(np.float64)]
+    )
+    on_edges = np.concatenate(
+        [on_edges, np.nextafter(edges.astype(np.float32), -np.float32(np.inf)), [-0.75, 0.9]]
+    )
+    rng = np.random.default_rng(1)
+    raw = rng.choice(on_edges, size=(9, 4000)).astype(np.float32)
+    raw[rng.integers(0, 9, 4000), np.arange(4000)] = 1.0  # every peak 1: scaling is exact
+    filters = LayerFilters.of(raw)
+    counts = np.zeros(9 * 32, dtype=np.int64)
+    outside = kernels.coefficient_counts(
+        filters.values, filters.peaks, np.zeros(9), np.eye(9), edges, counts, NO_FINE
+    )
+    values = raw.astype(np.float64)
+    expected = np.stack([np.histogram(values[k], bins=edges)[0] for k in range(9)])
+    assert np.array_equal(counts.reshape(9, 32), expected)
+    assert outside == values.size - expected.sum() > 0
+
+
+def test_fused_passes_equal_the_in_memory_reference_on_a_random_basis():
+    """Range, joint c0/c1 counts, coefficient counts and fine counts of one layer, with the
+    range's own min and max lying exactly on the first and last edge."""
+    rng = np.random.default_rng(2)
+    raw = _filters(rng, 3 * kernels.BLOCK + 17)
+    mean, components = _basis(rng)
+    filters = LayerFilters.of(raw)
+    c = _reference_coefficients(filters.values, filters.peaks, mean, components)
+
+    joint_edges = np.linspace(-1.5, 1.5, 65)
+    joint = np.zeros(64 * 64, dtype=np.int64)
+    args = (filters.values, filters.peaks, mean, components)
+    lo, hi = kernels.range_and_joint(*args, joint_edges, joint)
+    assert (lo, hi) == (c.min(), c.max())
+    expected_joint = np.histogram2d(c[:, 0], c[:, 1], bins=[joint_edges, joint_edges])[0]
+    assert np.array_equal(joint, expected_joint.astype(np.int64).ravel())
+
+    edges = uniform_edges(lo, hi, 70)
+    counts, fine = np.zeros(9 * 70, dtype=np.int64), np.zeros(9 * 256, dtype=np.int64)
+    assert kernels.coefficient_counts(*args, edges, counts, fine) == 0
+    expected = np.stack([np.histogram(c[:, k], bins=edges)[0] for k in range(9)])
+    assert np.array_equal(counts.reshape(9, 70), expected)
+    guess = np.clip(((c - lo) * (256 / (hi - lo))).astype(np.int64), 0, 255)
+    expected_fine = np.stack([np.bincount(guess[:, k], minlength=256) for k in range(9)])
+    assert np.array_equal(fine.reshape(9, 256), expected_fine)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_layer_moments_equal_the_chunked_numpy_moments(scaled):
+    rng = np.random.default_rng(3)
+    raw = _filters(rng, 2 * CHUNK_FILTERS + 999)
+    filters = LayerFilters.of(raw)
+    keep = rng.random(raw.shape[1]) < 0.7
+    got = filters.moments(scaled, keep)
+    x = scale_by_peak(raw, filters.peaks) if scaled else raw.astype(np.float64)
+    # The reference merges the same fixed-offset chunks with numpy (pairwise sums, BLAS).
+    expected = raw_moments(x[:, :CHUNK_FILTERS][:, keep[:CHUNK_FILTERS]])
+    for start in range(CHUNK_FILTERS, raw.shape[1], CHUNK_FILTERS):
+        part = x[:, start : start + CHUNK_FILTERS][:, keep[start : start + CHUNK_FILTERS]]
+        expected = merge_moments(expected, raw_moments(part))
+    assert got.count == expected.count == keep.sum()
+    np.testing.assert_allclose(got.mean, expected.mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(got.m2, expected.m2, rtol=1e-10, atol=1e-15)
+    whole = streamed_moments(1, lambda _: x[:, keep])
+    np.testing.assert_allclose(got.m2, whole.m2, rtol=1e-9, atol=1e-15)
+
+
+def test_layer_moments_of_nothing_kept_are_empty():
+    raw = _filters(np.random.default_rng(4), 100)
+    got = LayerFilters.of(raw).moments(False, np.zeros(100, dtype=bool))
+    assert got.count == 0 and not got.mean.any() and not got.m2.any()
