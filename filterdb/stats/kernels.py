@@ -4,7 +4,8 @@ The numpy formulation of a pass re-scaled and re-projected every filter one vect
 at a time, each through a ``(9, n)`` float64 temporary: memory traffic, not arithmetic, set its
 speed. These kernels (numba, compiled once per machine and cached) walk a layer in blocks of
 ``BLOCK`` filters whose float64 intermediates stay in the L1 cache, and fold each block into its
-counts or moments before the next is touched.
+counts before the next is touched. The moments of pass 1 only gather a chunk here: numpy and
+BLAS sum its 9x9 cross-products faster than a compiled loop does.
 
 What keeps them exact and deterministic:
 
