@@ -9,10 +9,10 @@ Three passes, because each needs the previous one's global result:
 
 Two passes cannot give pass 3's counts exactly: a bin edge depends on the global min and max,
 and no fixed-grid summary of pass 2 tells on which side of an edge a value inside one grid cell
-falls. Each task reads its partition once and computes layer by layer with the compiled
-kernels (``kernels``: fixed-offset chunks and fixed summation orders, so float results never
-depend on the partitioning; BLAS, left to orthogonality, limited to one thread), and returns
-O(layers) floats or integer histograms - never anything with one entry per filter.
+falls. Each task reads its partition once and computes layer by layer - fixed-offset chunks
+and fixed summation orders (``kernels``), so float results never depend on the partitioning;
+BLAS, which sums the moments and orthogonality's Gram matrices, limited to one thread - and
+returns O(layers) floats or integer histograms, never anything with one entry per filter.
 """
 
 from __future__ import annotations
