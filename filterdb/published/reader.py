@@ -31,7 +31,7 @@ def round_to_float32(raw: np.ndarray) -> tuple[np.ndarray, int]:
 class FilterReader:
     """Sequential-friendly random access to a filters dataset, as float32 columns ``(9, n)``.
 
-    ``values_rounded`` accumulates :func:`round_to_float32`'s count over everything read; the
+    ``values_rounded`` accumulates ``rounding.convert_rows``' count over everything read; the
     import reads every row exactly once, so after it the count covers the whole file.
     """
 

@@ -12,13 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from filterdb.stats import kernels
-from filterdb.stats.moments import (
-    CHUNK_FILTERS,
-    Moments,
-    chunk_moments,
-    chunk_slices,
-    merge_moments,
-)
+from filterdb.stats.moments import CHUNK_FILTERS, Moments, streamed_moments
 
 
 def scale_by_peak(raw: np.ndarray, peaks: np.ndarray) -> np.ndarray:
@@ -66,10 +60,11 @@ class LayerFilters:
         if keep is None:
             keep = np.ones(n, dtype=bool)
         buffer = np.empty((9, min(n, CHUNK_FILTERS)))
-        total = Moments.empty()
-        for columns in chunk_slices(n):
+
+        def kept(columns: slice) -> np.ndarray:
             m = kernels.gather_chunk(
                 self.values, self.peaks, keep, columns.start, columns.stop, scaled, buffer
             )
-            total = merge_moments(total, chunk_moments(buffer[:, :m]))
-        return total
+            return buffer[:, :m]
+
+        return streamed_moments(n, kept)
