@@ -10,7 +10,9 @@ database's own row groups and dictionary setting, only the codec differs), then 
 weight columns back single-threaded, best of ``--repeats``, as one statistics pass reads them.
 Speeds are printed as ratios to the uncompressed files measured in the same run. Trained float32
 weights are close to incompressible (sign and mantissa bits look random), so a codec must save
-more on disk than it costs in decoding; this script measures whether it does.
+more on disk than it costs in decoding; this script measures whether it does. The last row is
+the layout before the columns were made required: nullable columns, whose definition levels
+every read decodes and every write encodes.
 """
 
 from __future__ import annotations
@@ -22,14 +24,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from filterdb.db.schema import FILTERS_DIR, WEIGHT_COLUMNS  # noqa: E402
+from filterdb.db.schema import FILTER_SCHEMA, FILTERS_DIR, WEIGHT_COLUMNS  # noqa: E402
 
+#: The filter files' columns as they were before they became required (a definition level each).
+NULLABLE_SCHEMA = pa.schema([field.with_nullable(True) for field in FILTER_SCHEMA])
+NULLABLE = "none, nullable columns"
 CODECS = {
     "none": {"compression": "none"},
     "snappy": {"compression": "snappy"},
@@ -40,6 +46,7 @@ CODECS = {
         "compression": "zstd",
         "use_byte_stream_split": list(WEIGHT_COLUMNS),
     },
+    NULLABLE: {"compression": "none"},
 }
 
 
@@ -54,24 +61,25 @@ def sample_files(db: Path, max_filters: int) -> list[Path]:
     return chosen
 
 
-def recode(source: Path, target: Path, options: dict) -> None:
+def recode(source: Path, target: Path, options: dict, schema: pa.Schema = FILTER_SCHEMA) -> None:
     """Write the filter file ``source`` again as ``target`` with the Parquet ``options`` (a
-    codec), its row groups and dictionary setting kept."""
+    codec) and ``schema`` (``FILTER_SCHEMA`` or ``NULLABLE_SCHEMA``), its row groups and
+    dictionary setting kept."""
     parquet = pq.ParquetFile(source)
-    with pq.ParquetWriter(
-        target, parquet.schema_arrow, use_dictionary=["layer"], **options
-    ) as writer:
+    with pq.ParquetWriter(target, schema, use_dictionary=["layer"], **options) as writer:
         for group in range(parquet.num_row_groups):
-            writer.write_table(parquet.read_row_group(group))
+            writer.write_table(parquet.read_row_group(group).cast(schema))
 
 
-def rewrite(files: list[Path], out: Path, options: dict) -> tuple[int, float]:
-    """Write every file again with ``options``, same row groups; (bytes, seconds)."""
+def rewrite(files: list[Path], out: Path, name: str) -> tuple[int, float]:
+    """Write every file again as the row ``name`` of ``CODECS`` says, same row groups;
+    (bytes, seconds)."""
     out.mkdir(parents=True)
+    schema = NULLABLE_SCHEMA if name == NULLABLE else FILTER_SCHEMA
     size, started = 0, time.perf_counter()
     for i, path in enumerate(files):
         target = out / f"{i}.parquet"
-        recode(path, target, options)
+        recode(path, target, CODECS[name], schema)
         size += target.stat().st_size
     return size, time.perf_counter() - started
 
@@ -99,9 +107,9 @@ def main() -> None:
     print(f"{n} filters from {len(files)} files of {args.db}; raw float32 {n * 36 / 1e6:.1f} MB")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, options in CODECS.items():
+        for name in CODECS:
             out = Path(tmp) / str(len(rows))
-            size, write = rewrite(files, out, options)
+            size, write = rewrite(files, out, name)
             rows[name] = (size, write, read_seconds(out, args.repeats))
     base_size, _, base_read = rows["none"]
     print(f"{'codec':26s} {'size MB':>9s} {'vs none':>8s} {'write s':>8s} {'read s':>7s} "

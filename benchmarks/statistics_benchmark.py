@@ -13,8 +13,8 @@ A synthetic database of ``--n-filters`` filters (see ``synthetic_db``) is writte
 * the stage, in a child process, as the workflow script runs it: a LocalCluster of ``--workers``
   single-threaded worker processes, the three passes, the output files; with ``--old-ref`` also
   the stage of that git revision's ``filterdb`` (exported with ``git archive``), side by side,
-  on a copy of the database in the codec it wrote (``--old-codec``), interleaved ``--repeats``
-  times, best shown;
+  on a copy of the database in the layout it wrote (nullable columns, ``--old-codec``),
+  interleaved ``--repeats`` times, best shown;
 * unless ``--skip-baseline``, the notebook's way in a subprocess: load every filter into one
   float32 array, scikit-learn PCA, ``np.histogram`` per group and coefficient, the D matrices
   and the c0/c1 density; then, timed separately, per-layer degeneration metrics.
@@ -207,12 +207,13 @@ def run_stage(
 
 
 def recoded_copy(db: Path, into: Path, codec: str) -> Path:
-    """``db`` with its filter files rewritten with ``codec`` (row groups kept), made once.
+    """``db`` with its filter files rewritten with ``codec`` and nullable columns (row groups
+    kept), made once: the layout every revision before the required columns wrote.
 
     The old revision read the files it wrote itself; comparing it on today's files alone would
-    leave out the codec's share of the change.
+    leave out the layout's share of the change.
     """
-    from benchmarks.compression_benchmark import recode
+    from benchmarks.compression_benchmark import NULLABLE_SCHEMA, recode
 
     marker = into / "complete.json"
     if marker.exists():
@@ -222,7 +223,7 @@ def recoded_copy(db: Path, into: Path, codec: str) -> Path:
     for path in db.glob("*.parquet"):
         shutil.copy2(path, into / path.name)
     for path in (db / FILTERS_DIR).glob("*.parquet"):
-        recode(path, into / FILTERS_DIR / path.name, {"compression": codec})
+        recode(path, into / FILTERS_DIR / path.name, {"compression": codec}, NULLABLE_SCHEMA)
     marker.write_text(json.dumps({"codec": codec}))
     return into
 
@@ -367,7 +368,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = {"new": (REPO, db)}
         if args.old_ref:
-            old_db = recoded_copy(db, args.workdir / f"{db.name}_{args.old_codec}", args.old_codec)
+            old_db = recoded_copy(
+                db, args.workdir / f"{db.name}_{args.old_codec}_nullable", args.old_codec
+            )
             old_code = export_package(args.old_ref, Path(tmp))
             runs = {f"old ({args.old_ref}, {args.old_codec} files)": (old_code, old_db), **runs}
         stages = {name: [] for name in runs}

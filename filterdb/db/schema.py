@@ -21,8 +21,13 @@ MODELS_FILE = "models.parquet"
 
 #: The nine weights of a 3x3 filter, row-major; one float32 column each in a filter file.
 WEIGHT_COLUMNS = tuple(f"w{k}" for k in range(9))
+#: Required (non-nullable) columns: a filter always has its nine weights (a missing weight is a
+#: NaN value, not a null), and Parquet stores no definition levels for a required column. With
+#: them, every read and write of a filter file encoded and decoded one level per value: reads
+#: were 2-3.5x and writes about 1.5x slower (``benchmarks/compression_benchmark.py``).
 FILTER_SCHEMA = pa.schema(
-    [("layer", pa.int32())] + [(name, pa.float32()) for name in WEIGHT_COLUMNS]
+    [pa.field("layer", pa.int32(), nullable=False)]
+    + [pa.field(name, pa.float32(), nullable=False) for name in WEIGHT_COLUMNS]
 )
 
 #: Columns of ``layers.parquet``, one row per 3x3 conv layer, in this order.
