@@ -49,19 +49,25 @@ class ImportReport:
     values_rounded: int
 
 
-def _read_rows(reader: FilterReader, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """Columns ``(9, n)`` of consecutive layers, read in as few requests as their ranges allow."""
+def _read_rows(
+    reader: FilterReader, start: np.ndarray, stop: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """Columns ``(9, n)`` of consecutive layers, read into ``out[:, :n]`` in as few requests as
+    their ranges allow."""
     breaks = np.flatnonzero(start[1:] != stop[:-1]) + 1
-    runs = zip(np.r_[0, breaks], np.r_[breaks, len(start)], strict=True)
-    parts = [reader.read(int(start[a]), int(stop[b - 1])) for a, b in runs]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    at = 0
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(start)], strict=True):
+        n = int(stop[b - 1] - start[a])
+        reader.read(int(start[a]), int(stop[b - 1]), out[:, at : at + n])
+        at += n
+    return out[:, :at]
 
 
 def _write_model(
     path: Path,
     start: np.ndarray,
     sizes: np.ndarray,
-    reader: FilterReader,
+    worker: _Worker,
     row_group_size: int,
     progress: tqdm,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -72,13 +78,33 @@ def _write_model(
     n_inf = np.zeros(len(sizes), dtype=np.int64)
 
     def group_columns(lo: int, hi: int) -> np.ndarray:
-        columns = _read_rows(reader, start[lo:hi], stop[lo:hi])
+        out = worker.columns(int(sizes[lo:hi].sum()))
+        columns = _read_rows(worker.reader, start[lo:hi], stop[lo:hi], out)
         n_nan[lo:hi], n_inf[lo:hi] = nan_inf_counts(columns, np.r_[0, np.cumsum(sizes[lo:hi])])
         progress.update(columns.shape[1])
         return columns
 
     write_filter_file(path, sizes.tolist(), row_group_size, group_columns)
     return n_nan, n_inf
+
+
+class _Worker:
+    """What one import thread reuses from model to model: its reader and a row group buffer.
+
+    ``write_filter_file`` has encoded a row group before it asks for the next, so one float32
+    buffer, grown to the largest row group, serves them all; a new array per row group
+    page-faulted tens of MB of fresh memory in every time.
+    """
+
+    def __init__(self, reader: FilterReader) -> None:
+        self.reader = reader
+        self._columns = np.empty((9, 0), dtype=np.float32)
+
+    def columns(self, n: int) -> np.ndarray:
+        """A float32 ``(9, >= n)`` buffer, the same one while ``n`` fits."""
+        if self._columns.shape[1] < n:
+            self._columns = np.empty((9, n), dtype=np.float32)
+        return self._columns
 
 
 # Each worker holds one row group's float32 columns and pyarrow's encoding of them, so more
@@ -104,23 +130,23 @@ def _import_filters(
     raised as it is, with the failing model named in a note.
     """
     readers = [FilterReader(dataset, max(1, chunk_size // workers)) for _ in range(workers)]
-    idle: queue.SimpleQueue[FilterReader] = queue.SimpleQueue()
+    idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
     for reader in readers:
-        idle.put(reader)
+        idle.put(_Worker(reader))
     start = layers["filter_start"].to_numpy()
     sizes = layers["n_filters"].to_numpy()
 
     def import_model(model: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        reader = idle.get()
+        worker = idle.get()
         try:
-            reader.end_windows_at(int((start[lo:hi] + sizes[lo:hi]).max()))
+            worker.reader.end_windows_at(int((start[lo:hi] + sizes[lo:hi]).max()))
             path = filter_path(db_dir, model)
-            return _write_model(path, start[lo:hi], sizes[lo:hi], reader, row_group_size, progress)
+            return _write_model(path, start[lo:hi], sizes[lo:hi], worker, row_group_size, progress)
         except BaseException as exc:
             exc.add_note(f"while importing the filters of model {model!r}")
             raise
         finally:
-            idle.put(reader)
+            idle.put(worker)
 
     # layers is ordered like models (model_id, then layer): each model is one block
     ends = np.cumsum(layers.groupby("model", sort=False).size().to_numpy())

@@ -56,11 +56,16 @@ class FilterReader:
         self._dataset.read_direct(self._buffer, np.s_[start:hi], np.s_[0 : hi - start])
         self._lo, self._hi = start, hi
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as new float32 columns ``(9, stop - start)``."""
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``[start, stop)`` as float32 columns ``(9, stop - start)``: a new array, or
+        ``out[:, :stop - start]`` of a float32 ``(9, >= stop - start)`` buffer the caller reuses
+        (fresh pages for every row group cost the import more than the copy into them)."""
         if not 0 <= start <= stop <= self._window_end:
             raise ValueError(f"rows {start}:{stop} are not within the first {self._window_end}")
-        columns = np.empty((9, stop - start), dtype=np.float32)
+        if out is None:
+            columns = np.empty((9, stop - start), dtype=np.float32)
+        else:
+            columns = out[:, : stop - start]
         at = start
         while at < stop:
             if not (self._lo <= at < self._hi):
