@@ -103,7 +103,7 @@ def measure(
                 "n_filters": layer.n_kernels,
                 "conv_depth": rank,
                 "conv_depth_norm": norm,
-                "n_finite": filters.values.shape[1],
+                "n_finite": filters.n,
                 "sparsity": quality.sparsity,
                 "variance_entropy": quality.variance_entropy,
                 "clean_entropy": quality.clean_entropy,

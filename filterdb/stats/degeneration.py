@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from filterdb.stats import kernels
 from filterdb.stats.moments import Moments
-from filterdb.stats.scaling import LayerFilters
+from filterdb.stats.scaling import Columns, LayerFilters
 
 SPARSITY_EPS = 0.01
 # Logistic fit of the minimum variance entropy of n random-normal filters (torchconvquality).
@@ -102,14 +103,15 @@ def variance_entropy(moments: Moments) -> float:
     return float(-(shares * np.log10(shares)).sum())
 
 
-def orthogonality(raw: np.ndarray, finite: np.ndarray, out_channels: int, fan_in: int) -> float:
+def orthogonality(raw: Columns, finite: np.ndarray, out_channels: int, fan_in: int) -> float:
     """1 - sum |W_n W_n^T - I| / (c (c - 1)) over the c output channels without NaN/Inf.
 
-    ``W W^T`` is summed over the nine weight positions, ``R_j R_j^T`` with ``R_j`` row j of the
-    ``(9, n)`` filters seen as ``(c_out, fan_in)``: no transposed copy of the layer, and each
-    product is a BLAS rank-k update. Normalising the Gram matrix by its diagonal afterwards is
-    normalising the rows first. NaN when the channel layout is unknown (``fan_in`` 0, e.g. a
-    published import).
+    ``W`` is the layer as ``(c_out, 9 * fan_in)``, each channel's weights in one row: one copy
+    of the layer, then one BLAS product - nine products of the ``(c_out, fan_in)`` weight
+    positions took a third longer on large layers and many times longer on depthwise ones.
+    Normalising the Gram matrix by its diagonal afterwards is normalising the rows first
+    (``kernels.cosine_deviation``). NaN
+    when the channel layout is unknown (``fan_in`` 0, e.g. a published import).
     """
     if fan_in == 0:
         return float("nan")
@@ -117,17 +119,11 @@ def orthogonality(raw: np.ndarray, finite: np.ndarray, out_channels: int, fan_in
     channels = int(keep.sum())
     if channels < 2:
         return float("nan")
-    gram = np.zeros((channels, channels), dtype=raw.dtype)
-    for row in raw:
-        weights = row.reshape(out_channels, fan_in)
-        weights = weights if channels == out_channels else weights[keep]
-        gram += weights @ weights.T
-    norms = np.sqrt(np.diagonal(gram).copy())
-    norms[norms == 0] = 1
-    gram /= norms[:, None]
-    gram /= norms[None, :]
-    gram.flat[:: channels + 1] -= 1
-    return float(1 - np.abs(gram).sum(dtype=np.float64) / (channels * (channels - 1)))
+    weights = np.stack([row.reshape(out_channels, fan_in) for row in raw], axis=1)
+    if channels < out_channels:
+        weights = weights[keep]
+    weights = weights.reshape(channels, 9 * fan_in)
+    return float(1 - kernels.cosine_deviation(weights @ weights.T) / (channels * (channels - 1)))
 
 
 @dataclass(frozen=True)
@@ -140,18 +136,25 @@ class LayerQuality:
     orthogonality: float
 
 
-def layer_quality(filters: LayerFilters, out_channels: int, fan_in: int) -> LayerQuality:
-    """Metrics of one layer's filters."""
-    w = filters.values
-    if w.shape[1] == 0:
+def layer_statistics(
+    filters: LayerFilters, out_channels: int, fan_in: int
+) -> tuple[Moments, LayerQuality]:
+    """The moments of a layer's peak-scaled filters (pass 1's share of the PCA) and its metrics,
+    from one sweep over the filters (``LayerFilters.pass_one_moments``)."""
+    if filters.n == 0:
         nan = float("nan")
-        return LayerQuality(nan, nan, nan, nan)
+        return Moments.empty(), LayerQuality(nan, nan, nan, nan)
     sparse = sparse_filters(filters.peaks)
-    entropy = variance_entropy(filters.moments(scaled=False))
-    clean = variance_entropy(filters.moments(False, ~sparse)) if sparse.any() else entropy
-    return LayerQuality(
+    scaled, raw, clean = filters.pass_one_moments(sparse)
+    entropy = variance_entropy(raw)
+    return scaled, LayerQuality(
         sparsity=float(sparse.mean()),
         variance_entropy=entropy,
-        clean_entropy=clean,
+        clean_entropy=variance_entropy(clean) if sparse.any() else entropy,
         orthogonality=orthogonality(filters.raw, filters.finite, out_channels, fan_in),
     )
+
+
+def layer_quality(filters: LayerFilters, out_channels: int, fan_in: int) -> LayerQuality:
+    """Metrics of one layer's filters."""
+    return layer_statistics(filters, out_channels, fan_in)[1]

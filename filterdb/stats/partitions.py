@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from filterdb.db.schema import WEIGHT_COLUMNS, filter_path
@@ -149,13 +151,13 @@ def _runs(row_groups: list[tuple[int, int, int, int]], partition_rows: int) -> l
     return runs
 
 
-def read_layers(spec: PartitionSpec) -> list[np.ndarray]:
-    """The partition's layers, each a C-contiguous ``(9, n)`` float32 array, checked against
-    its layer list.
+def read_layers(spec: PartitionSpec) -> list[tuple[np.ndarray, ...]]:
+    """The partition's layers, each nine read-only float32 rows (``scaling.Columns``), checked
+    against its layer list.
 
-    One array per layer rather than views of one partition array: the compiled kernels run
-    several times faster on contiguous rows than on strided views. Row groups hold whole layers,
-    so each layer is copied once, from the one Arrow chunk it lies in.
+    Each row is a view of the column Arrow decoded the file into - no copy: a read of the
+    partition is all it costs. Row groups hold whole layers, so a layer lies within one Arrow
+    chunk; only one that straddles two (not written by this layout) is joined.
     """
     try:
         table = pq.ParquetFile(spec.path).read_row_groups(
@@ -163,28 +165,49 @@ def read_layers(spec: PartitionSpec) -> list[np.ndarray]:
         )
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(spec.model, spec.path, f"cannot read filters: {error}") from error
-    expected = np.repeat(np.asarray(spec.layers), spec.n_filters)
-    if table.num_rows != len(expected) or not np.array_equal(
-        table.column("layer").to_numpy(), expected
+    starts = np.concatenate([[0], np.cumsum(spec.n_filters)])
+    if table.num_rows != starts[-1] or not layer_runs_match(
+        table.column("layer"), np.asarray(spec.layers), starts
     ):
         raise ModelError(
             spec.model, spec.path, f"row groups {spec.row_groups} do not match layers.parquet"
         )
-    layers = [np.empty((9, n), dtype=np.float32) for n in spec.n_filters]
-    starts = np.concatenate([[0], np.cumsum(spec.n_filters)])
-    for j, name in enumerate(WEIGHT_COLUMNS):
-        offset = 0
-        for chunk in table.column(name).chunks:
-            values = chunk.to_numpy(zero_copy_only=False)
-            end = offset + len(values)
-            first, last = np.searchsorted(starts, [offset, end], side="right")
-            for i in range(first - 1, min(last, len(layers))):
-                lo, hi = max(starts[i], offset), min(starts[i + 1], end)
-                layers[i][j, lo - starts[i] : hi - starts[i]] = values[lo - offset : hi - offset]
-            offset = end
-    return layers
+    weights = [table.column(name) for name in WEIGHT_COLUMNS]
+    return [
+        tuple(_rows(column, int(lo), int(hi)) for column in weights)
+        for lo, hi in zip(starts[:-1], starts[1:], strict=True)
+    ]
+
+
+def _rows(column: pa.ChunkedArray, lo: int, hi: int) -> np.ndarray:
+    """Rows ``[lo, hi)`` of a float32 column: a view when one chunk holds them."""
+    return column.slice(lo, hi - lo).to_numpy()
+
+
+def layer_runs_match(column: pa.ChunkedArray, layers: np.ndarray, starts: np.ndarray) -> bool:
+    """Whether the ``layer`` column holds ``layers[i]`` at exactly the rows ``starts[i]`` to
+    ``starts[i + 1]``."""
+    offset = 0
+    for chunk in column.chunks:
+        values = chunk.to_numpy()
+        if not _runs_match(values, offset, layers, starts):
+            return False
+        offset += len(values)
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _runs_match(values, offset, layers, starts):  # pragma: no cover - compiled
+    """``layer_runs_match`` on one chunk starting at row ``offset``."""
+    i = np.searchsorted(starts, offset, side="right") - 1
+    for row in range(values.size):
+        while starts[i + 1] <= offset + row:
+            i += 1
+        if values[row] != layers[i]:
+            return False
+    return True
 
 
 def read_partition(spec: PartitionSpec) -> np.ndarray:
     """The partition's filters as one ``(9, n)`` float32 array (``read_layers`` joined)."""
-    return np.concatenate(read_layers(spec), axis=1)
+    return np.concatenate([np.stack(layer) for layer in read_layers(spec)], axis=1)

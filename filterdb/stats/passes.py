@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from filterdb.stats.blas import single_blas_thread
-from filterdb.stats.degeneration import layer_quality
+from filterdb.stats.degeneration import layer_statistics
 from filterdb.stats.kernels import coefficient_counts, range_and_joint
 from filterdb.stats.partitions import PartitionSpec, read_layers
 from filterdb.stats.scaling import LayerFilters
@@ -52,8 +52,7 @@ def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
     }
     with single_blas_thread():
         for i, filters in _layers(spec):
-            moments = filters.moments(scaled=True)
-            quality = layer_quality(filters, spec.out_channels[i], spec.fan_in[i])
+            moments, quality = layer_statistics(filters, spec.out_channels[i], spec.fan_in[i])
             out["n_finite"][i] = moments.count
             out["mean"][i] = moments.mean
             out["m2"][i] = moments.m2

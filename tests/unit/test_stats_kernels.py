@@ -115,3 +115,49 @@ def test_layer_moments_of_nothing_kept_are_empty():
     raw = _filters(np.random.default_rng(4), 100)
     got = LayerFilters.of(raw).moments(False, np.zeros(100, dtype=bool))
     assert got.count == 0 and not got.mean.any() and not got.m2.any()
+
+
+def test_one_sweep_gives_the_three_moments_of_pass_one():
+    """Scaled, raw and non-sparse raw moments from one sweep equal three separate ones, on
+    columns given as nine separate rows (a Parquet read) and as one array."""
+    rng = np.random.default_rng(5)
+    raw = _filters(rng, 3 * kernels.MOMENT_BLOCK + 77)
+    sparse = rng.random(raw.shape[1]) < 0.3
+    for columns in (raw, tuple(np.array(row) for row in raw)):
+        filters = LayerFilters.of(columns)
+        scaled, plain, clean = filters.pass_one_moments(sparse)
+        for got, expected in (
+            (scaled, filters.moments(True)),
+            (plain, filters.moments(False)),
+            (clean, filters.moments(False, ~sparse)),
+        ):
+            assert got.count == expected.count
+            np.testing.assert_allclose(got.mean, expected.mean, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(got.m2, expected.m2, rtol=1e-10, atol=1e-15)
+    assert filters.pass_one_moments(np.zeros(raw.shape[1], bool))[2].count == 0
+
+
+def test_binning_falls_back_to_the_edges_when_the_guess_cannot_be_trusted():
+    """A range far from zero and narrow against its magnitude: the arithmetic guess may be
+    more than a rounding away from the edges, so every value is compared with them."""
+    edges = uniform_edges(1e9, 1e9 + 1e-3, 70)
+    assert kernels._guess_margin(edges[0], edges[-1], 70) == 1.0
+    assert kernels._guess_margin(-2.5, 3.0, 70) == kernels.EDGE_MARGIN
+    values = np.random.default_rng(6).uniform(edges[0] - 1e-4, edges[-1] + 1e-4, 20000)
+    values[:71] = edges
+    index = np.empty(values.size, dtype=np.int64)
+    kernels.bin_block(values, values.size, edges, index)
+    inside = index >= 0
+    assert np.array_equal(np.bincount(index[inside], minlength=70), np.histogram(values, edges)[0])
+    assert np.array_equal(inside, (values >= edges[0]) & (values <= edges[-1]))
+
+
+def test_cosine_deviation_equals_the_normalised_gram_matrix():
+    rng = np.random.default_rng(7)
+    weights = rng.standard_normal((40, 27)).astype(np.float32)
+    weights[5] = 0.0  # a zero channel deviates by one on the diagonal
+    gram = weights @ weights.T
+    norms = np.sqrt(np.diagonal(gram).astype(np.float64))
+    norms[norms == 0] = 1
+    expected = np.abs(gram / np.outer(norms, norms) - np.eye(40)).sum()
+    assert kernels.cosine_deviation(gram) == pytest.approx(expected, rel=1e-6)

@@ -55,6 +55,27 @@ def test_partitions_refuse_a_file_that_splits_a_layer(tmp_path):
         plan_partitions(models, layers, db, 10**6, np.array([-1]))
 
 
+def test_partitions_refuse_a_layer_column_that_disagrees_with_the_layer_table(tmp_path):
+    """Row groups of the right sizes whose ``layer`` column splits them differently."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from filterdb.db.schema import FILTER_SCHEMA
+
+    rng = np.random.default_rng(12)
+    db = _one_model_db(tmp_path / "db", [_layer(rng, 8, 4), _layer(rng, 16, 8)])
+    path = filter_path(db, "m0")
+    table = pq.read_table(path)
+    layer = table.column("layer").to_numpy().copy()
+    layer[30:34] = 1  # layer 0 holds 32 filters; these four now claim layer 1
+    table = table.set_column(0, FILTER_SCHEMA.field("layer"), pa.array(layer, pa.int32()))
+    pq.write_table(table, path, row_group_size=10**6)
+    models, layers = _prepare_tables(db, StatsOptions.from_params())
+    (spec,) = plan_partitions(models, layers, db, 10**6, np.array([-1]))
+    with pytest.raises(ModelError, match="do not match layers.parquet"):
+        read_partition(spec)
+
+
 def test_missing_filter_file_is_a_model_error_naming_model_and_file(tmp_path):
     rng = np.random.default_rng(11)
     db = _one_model_db(tmp_path / "db", [_layer(rng, 8, 4)])
