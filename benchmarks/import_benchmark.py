@@ -235,7 +235,9 @@ def benchmark(args: argparse.Namespace, published: Path, old_root: Path | None) 
     print(f"  ({new_bytes / 1e9:.2f} GB: the bytes the new import wrote, os write + fsync)")
     ok = True
     if old_root is not None:
-        old = run_import(old_root, published, args.workdir / "db_old", chunk_size=chunk_size)
+        # The old import with its own defaults, unless a window was asked for.
+        old_kwargs = {"chunk_size": args.chunk_size} if args.chunk_size else {}
+        old = run_import(old_root, published, args.workdir / "db_old", **old_kwargs)
         print_timing(f"old import ({args.compare_ref})", old["seconds"], n_filters)
         ok &= check_import(old, args.workdir / "db_old", n_filters)
     print_timing("new import", new["seconds"], n_filters)

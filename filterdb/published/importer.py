@@ -33,7 +33,6 @@ from filterdb.progress import progress_bar
 from filterdb.published.layout import detect_version, filters_dataset, read_meta
 from filterdb.published.meta_import import split_meta
 from filterdb.published.reader import FilterReader
-from filterdb.published.rounding import nan_inf_counts
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +48,6 @@ class ImportReport:
     values_rounded: int
 
 
-def _read_rows(
-    reader: FilterReader, start: np.ndarray, stop: np.ndarray, out: np.ndarray
-) -> np.ndarray:
-    """Columns ``(9, n)`` of consecutive layers, read into ``out[:, :n]`` in as few requests as
-    their ranges allow."""
-    breaks = np.flatnonzero(start[1:] != stop[:-1]) + 1
-    at = 0
-    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(start)], strict=True):
-        n = int(stop[b - 1] - start[a])
-        reader.read(int(start[a]), int(stop[b - 1]), out[:, at : at + n])
-        at += n
-    return out[:, :at]
-
-
 def _write_model(
     path: Path,
     start: np.ndarray,
@@ -72,17 +57,21 @@ def _write_model(
     progress: tqdm,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Write one model's filter file (its layers start at ``start`` and hold ``sizes`` filters);
-    return its per-layer NaN and ±Inf counts."""
-    stop = start + sizes
+    return its per-layer NaN and ±Inf counts, which the reader counts as it converts."""
+    reader = worker.reader
     n_nan = np.zeros(len(sizes), dtype=np.int64)
     n_inf = np.zeros(len(sizes), dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(sizes)]
 
     def group_columns(lo: int, hi: int) -> np.ndarray:
-        out = worker.columns(int(sizes[lo:hi].sum()))
-        columns = _read_rows(worker.reader, start[lo:hi], stop[lo:hi], out)
-        n_nan[lo:hi], n_inf[lo:hi] = nan_inf_counts(columns, np.r_[0, np.cumsum(sizes[lo:hi])])
-        progress.update(columns.shape[1])
-        return columns
+        out = worker.columns(int(offsets[hi] - offsets[lo]))
+        for layer in range(lo, hi):
+            nan, inf = reader.n_nan, reader.n_inf
+            at = offsets[layer] - offsets[lo]
+            reader.read(int(start[layer]), int(start[layer] + sizes[layer]), out, int(at))
+            n_nan[layer], n_inf[layer] = reader.n_nan - nan, reader.n_inf - inf
+        progress.update(int(offsets[hi] - offsets[lo]))
+        return out[:, : offsets[hi] - offsets[lo]]
 
     write_filter_file(path, sizes.tolist(), row_group_size, group_columns)
     return n_nan, n_inf

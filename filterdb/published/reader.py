@@ -12,7 +12,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from filterdb.published.rounding import convert_rows
+from filterdb.published.rounding import convert_counted, convert_rows
 
 
 def round_to_float32(raw: np.ndarray) -> tuple[np.ndarray, int]:
@@ -31,8 +31,9 @@ def round_to_float32(raw: np.ndarray) -> tuple[np.ndarray, int]:
 class FilterReader:
     """Sequential-friendly random access to a filters dataset, as float32 columns ``(9, n)``.
 
-    ``values_rounded`` accumulates ``rounding.convert_rows``' count over everything read; the
-    import reads every row exactly once, so after it the count covers the whole file.
+    ``values_rounded``, ``n_nan`` and ``n_inf`` accumulate ``rounding.convert_counted``'s counts
+    over everything read: the import reads every row exactly once, so after it they cover the
+    whole file, and their growth over one read is what that read held.
     """
 
     def __init__(self, dataset: h5py.Dataset, chunk_size: int) -> None:
@@ -41,7 +42,7 @@ class FilterReader:
         self._buffer = np.empty((min(chunk_size, self._n_rows), *dataset.shape[1:]), dataset.dtype)
         self._lo = self._hi = 0
         self._window_end = self._n_rows
-        self.values_rounded = 0
+        self.values_rounded = self.n_nan = self.n_inf = 0
 
     def end_windows_at(self, stop: int) -> None:
         """Load no row at or past ``stop`` from now on (``stop`` is clipped to the dataset).
@@ -56,22 +57,26 @@ class FilterReader:
         self._dataset.read_direct(self._buffer, np.s_[start:hi], np.s_[0 : hi - start])
         self._lo, self._hi = start, hi
 
-    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+    def read(
+        self, start: int, stop: int, out: np.ndarray | None = None, column: int = 0
+    ) -> np.ndarray:
         """Rows ``[start, stop)`` as float32 columns ``(9, stop - start)``: a new array, or
-        ``out[:, :stop - start]`` of a float32 ``(9, >= stop - start)`` buffer the caller reuses
-        (fresh pages for every row group cost the import more than the copy into them)."""
+        ``out[:, column:column + stop - start]`` of a C-contiguous float32 ``(9, m)`` buffer the
+        caller reuses (fresh pages for every row group cost the import more than the copy into
+        them; the kernel is handed the whole buffer, whose rows it knows to be contiguous)."""
         if not 0 <= start <= stop <= self._window_end:
             raise ValueError(f"rows {start}:{stop} are not within the first {self._window_end}")
         if out is None:
-            columns = np.empty((9, stop - start), dtype=np.float32)
-        else:
-            columns = out[:, : stop - start]
+            out, column = np.empty((9, stop - start), dtype=np.float32), 0
         at = start
         while at < stop:
             if not (self._lo <= at < self._hi):
                 self._load(at)
             upto = min(stop, self._hi)
             rows = self._buffer[at - self._lo : upto - self._lo]
-            self.values_rounded += convert_rows(rows, columns, at - start)
+            converted = convert_counted(rows, out, column + at - start)
+            self.values_rounded += converted.changed
+            self.n_nan += converted.nan
+            self.n_inf += converted.inf
             at = upto
-        return columns
+        return out[:, column : column + stop - start]

@@ -17,7 +17,7 @@ from filterdb.published import import_published
 from filterdb.published.meta_import import model_slugs
 from filterdb.published.ranges import check_tiling, format_filter_ids, parse_filter_ids
 from filterdb.published.reader import FilterReader, round_to_float32
-from filterdb.published.rounding import convert_rows, nan_inf_counts
+from filterdb.published.rounding import convert_counted, convert_rows
 
 
 def test_filter_ids_end_is_inclusive_both_ways():
@@ -149,13 +149,26 @@ def test_kernel_counts_overflow_and_underflow_not_nan_or_inf():
     assert columns[:, 0].tolist()[4:6] == [np.inf, -np.inf] and np.signbit(columns[3, 0])
 
 
-def test_nan_inf_counts_per_layer():
-    columns = np.ascontiguousarray(awkward_values(300, np.float32).reshape(-1, 9).T)
-    bounds = np.array([0, 1, 120, 120, 300])
-    n_nan, n_inf = nan_inf_counts(columns, bounds)
-    for j in range(len(bounds) - 1):
-        layer = columns[:, bounds[j] : bounds[j + 1]]
-        assert n_nan[j] == np.isnan(layer).sum() and n_inf[j] == np.isinf(layer).sum()
+def test_conversion_counts_nan_and_inf_written():
+    raw = awkward_values(3000, np.float64)
+    out = np.empty((9, 3000), dtype=np.float32)
+    converted = convert_counted(raw, out, 0)
+    assert converted.nan == np.isnan(out).sum() > 0 and converted.inf == np.isinf(out).sum() > 0
+    assert converted.changed == convert_rows(raw, out, 0)
+
+
+def test_reader_counts_nan_and_inf_of_what_it_read(tmp_path):
+    values = awkward_values(300, np.float64, seed=3)
+    with h5py.File(tmp_path / "f.h5", "w") as h5:
+        h5.create_dataset("filters", data=values)
+    with h5py.File(tmp_path / "f.h5", "r") as h5:
+        reader = FilterReader(h5["filters"], chunk_size=64)
+        for start, stop in [(0, 1), (1, 120), (120, 120), (120, 300)]:
+            nan, inf = reader.n_nan, reader.n_inf
+            columns = reader.read(start, stop)
+            assert reader.n_nan - nan == np.isnan(columns).sum()
+            assert reader.n_inf - inf == np.isinf(columns).sum()
+    assert reader.n_nan > 0 and reader.n_inf > 0
 
 
 def test_reader_refuses_rows_beyond_its_windows(tmp_path):
