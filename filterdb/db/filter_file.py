@@ -28,6 +28,7 @@ def pack_layers(sizes: Sequence[int], row_group_size: int) -> list[tuple[int, in
     """Group consecutive layers ``[lo, hi)`` into row groups of at most ``row_group_size`` rows.
 
     A layer larger than ``row_group_size`` gets a row group of its own rather than being split.
+    The statistics pack row groups into partitions and partitions into Dask tasks the same way.
     """
     if row_group_size < 1:
         raise ValueError(f"row_group_size must be positive, got {row_group_size}")

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from filterdb.db.filter_file import pack_layers
 from filterdb.db.schema import WEIGHT_COLUMNS, filter_path
 from filterdb.errors import ModelError
 
@@ -63,7 +64,9 @@ def plan_partitions(
         path = filter_path(db_dir, str(model))
         out_channels, fan_in = _channel_layout(model, path, table)
         row_groups = _row_group_layers(model, path, table["n_filters"].to_numpy())
-        for run in _runs(row_groups, partition_rows):
+        sizes = [rows for _, _, _, rows in row_groups]
+        for lo, hi in pack_layers(sizes, partition_rows):
+            run = row_groups[lo:hi]
             first, last = run[0][1], run[-1][2]
             part = table.iloc[first:last]
             specs.append(
@@ -81,6 +84,13 @@ def plan_partitions(
                 )
             )
     return specs
+
+
+def batch_partitions(specs: list[PartitionSpec], rows: int) -> list[list[int]]:
+    """Indices of consecutive partitions grouped into runs of at most ``rows`` filters in all (a
+    larger partition alone): what one Dask task computes, one partition after the other, so a
+    task still holds one partition at a time."""
+    return [list(range(lo, hi)) for lo, hi in pack_layers([s.n_rows for s in specs], rows)]
 
 
 def _channel_layout(model: str, path: Path, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -135,20 +145,6 @@ def _row_group_layers(
         groups.append((rg, int(first), int(last), int(count)))
         start = end
     return groups
-
-
-def _runs(row_groups: list[tuple[int, int, int, int]], partition_rows: int) -> list[list]:
-    """Greedy runs of consecutive row groups with at most ``partition_rows`` rows each."""
-    runs: list[list] = []
-    size = 0
-    for group in row_groups:
-        if runs and size + group[3] <= partition_rows:
-            runs[-1].append(group)
-            size += group[3]
-        else:
-            runs.append([group])
-            size = group[3]
-    return runs
 
 
 def read_layers(spec: PartitionSpec) -> list[tuple[np.ndarray, ...]]:

@@ -39,8 +39,13 @@ from filterdb.stats.grouping import (
 )
 from filterdb.stats.moments import Moments, pooled_moments
 from filterdb.stats.options import StatsOptions
-from filterdb.stats.partitions import PartitionSpec, plan_partitions
-from filterdb.stats.passes import histogram_pass, moments_pass, range_and_density_pass
+from filterdb.stats.partitions import PartitionSpec, batch_partitions, plan_partitions
+from filterdb.stats.passes import (
+    histogram_pass,
+    moments_pass,
+    range_and_density_pass,
+    run_batch,
+)
 from filterdb.stats.pca import PcaBasis, fit_pca
 from filterdb.stats.randomness import random_entropy
 from filterdb.stats.shift import bin_probabilities, shift_matrix
@@ -87,21 +92,37 @@ def _run_pass(
     args: tuple,
     description: str,
     consume: Callable[[int, Any], None],
+    rows: int,
 ) -> None:
-    """Run ``task(spec, *args)`` for every partition; ``consume(index, result)`` as they finish."""
+    """Run ``task(spec, *args)`` for every partition; ``consume(index, result)`` as they finish.
+
+    Consecutive partitions of up to ``rows`` filters in all share one Dask task
+    (``batch_partitions``), which runs them one after the other."""
     token = uuid.uuid4().hex[:8]
+    batches = batch_partitions(specs, rows)
     futures = [
-        client.submit(task, spec, *args, key=f"{task.__name__}-{token}-{i}", pure=False)
-        for i, spec in enumerate(specs)
+        client.submit(
+            run_batch,
+            task,
+            [specs[i] for i in batch],
+            *args,
+            key=f"{task.__name__}-{token}-{k}",
+            pure=False,
+        )
+        for k, batch in enumerate(batches)
     ]
-    position = {future.key: i for i, future in enumerate(futures)}
+    position = {future.key: batch for future, batch in zip(futures, batches, strict=True)}
     started = time.perf_counter()
-    with progress_bar(len(futures), description, "part") as bar:
-        for future, result in as_completed(futures, with_results=True):
-            consume(position[future.key], result)
+    with progress_bar(len(specs), description, "part") as bar:
+        for future, results in as_completed(futures, with_results=True):
+            for i, result in zip(position[future.key], results, strict=True):
+                consume(i, result)
             future.release()
-            bar.update(1)
-    _log(f"{description}: {len(specs)} partitions in {time.perf_counter() - started:.1f} s")
+            bar.update(len(results))
+    _log(
+        f"{description}: {len(specs)} partitions in {len(futures)} tasks in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 def _prepare_tables(db_dir: Path, options: StatsOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -153,7 +174,8 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
         client.submit(random_entropy, int(n), repeats, seed, pure=False) for n in sizes
     ]
 
-    partials = _moments(client, specs, layers)
+    rows = options.partition_rows
+    partials = _moments(client, specs, layers, rows)
     in_pca = analysed[layers["model_id"].to_numpy()]
     n_nonfinite = int(layers["n_filters"][in_pca].sum() - partials["n_finite"][in_pca].sum())
     if n_nonfinite:
@@ -166,10 +188,10 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
         )
     limit = options.density_limit
     density_edges = np.linspace(-limit, limit, options.density_bins + 1)
-    coef_min, coef_max, density = _coefficient_range(client, pca_specs, basis, density_edges)
+    coef_min, coef_max, density = _coefficient_range(client, pca_specs, basis, density_edges, rows)
     edges = uniform_edges(coef_min, coef_max, options.bins)
     cells, fine = _histograms(
-        client, pca_specs, basis, edges, options.kde_fine_bins, len(kde_labels)
+        client, pca_specs, basis, edges, options.kde_fine_bins, len(kde_labels), rows
     )
 
     with single_blas_thread():
@@ -207,7 +229,7 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
 
 
 def _moments(
-    client: Client, specs: list[PartitionSpec], layers: pd.DataFrame
+    client: Client, specs: list[PartitionSpec], layers: pd.DataFrame, rows: int
 ) -> dict[str, np.ndarray]:
     """Pass 1: per-layer moments and metrics, as arrays aligned with ``layers``."""
     parts: list[dict[str, np.ndarray] | None] = [None] * len(specs)
@@ -215,12 +237,16 @@ def _moments(
     def keep(i: int, result: dict[str, np.ndarray]) -> None:
         parts[i] = result
 
-    _run_pass(client, moments_pass, specs, (), "pass 1/3 moments+degeneration", keep)
+    _run_pass(client, moments_pass, specs, (), "pass 1/3 moments+degeneration", keep, rows)
     return _layer_partials(parts, layers)
 
 
 def _coefficient_range(
-    client: Client, specs: list[PartitionSpec], basis: PcaBasis, density_edges: np.ndarray
+    client: Client,
+    specs: list[PartitionSpec],
+    basis: PcaBasis,
+    density_edges: np.ndarray,
+    rows: int,
 ) -> tuple[float, float, np.ndarray]:
     """Pass 2: global min and max of all coefficients and the flat c0/c1 joint counts."""
     bins = len(density_edges) - 1
@@ -233,7 +259,8 @@ def _coefficient_range(
         density[result["density_index"]] += result["density_counts"]
 
     args = (basis.mean, basis.components, density_edges)
-    _run_pass(client, range_and_density_pass, specs, args, "pass 2/3 coefficient range", fold)
+    description = "pass 2/3 coefficient range"
+    _run_pass(client, range_and_density_pass, specs, args, description, fold, rows)
     return float(extremes[0]), float(extremes[1]), density
 
 
@@ -244,6 +271,7 @@ def _histograms(
     edges: np.ndarray,
     fine_bins: int,
     n_kde_groups: int,
+    rows: int,
 ) -> tuple[dict[tuple[int, int], np.ndarray], np.ndarray]:
     """Pass 3: counts per (model_id, decile) cell and fine counts per Visual Category."""
     cells: dict[tuple[int, int], np.ndarray] = {}
@@ -260,7 +288,7 @@ def _histograms(
             fine[result["kde_group"]] += result["fine"]
 
     args = (basis.mean, basis.components, edges, fine_bins)
-    _run_pass(client, histogram_pass, specs, args, "pass 3/3 histograms", fold)
+    _run_pass(client, histogram_pass, specs, args, "pass 3/3 histograms", fold, rows)
     return cells, fine
 
 

@@ -11,7 +11,7 @@ from filterdb.db.from_arrays import ArrayLayer, ArrayModel, write_database
 from filterdb.db.schema import LAYERS_FILE, filter_path
 from filterdb.errors import ModelError
 from filterdb.stats.options import StatsOptions
-from filterdb.stats.partitions import plan_partitions, read_partition
+from filterdb.stats.partitions import batch_partitions, plan_partitions, read_partition
 from filterdb.stats.runner import _prepare_tables
 
 
@@ -36,6 +36,18 @@ def test_partitions_hold_whole_layers_and_cover_the_file(tmp_path):
         raw = np.concatenate([read_partition(s) for s in specs], axis=1)
         expected = np.concatenate([layer.weights.reshape(-1, 9) for layer in layers]).T
         assert np.array_equal(raw, expected)
+
+
+def test_small_partitions_share_a_task_up_to_partition_rows(tmp_path):
+    rng = np.random.default_rng(13)
+    layers = [_layer(rng, 8, 4), _layer(rng, 16, 8), _layer(rng, 4, 4, 4), _layer(rng, 32, 16)]
+    db = _one_model_db(tmp_path / "db", layers, row_group_size=1)  # a row group per layer
+    models, table = _prepare_tables(db, StatsOptions.from_params())
+    specs = plan_partitions(models, table, db, 1, np.array([-1]))
+    assert [s.n_rows for s in specs] == [32, 128, 4, 512]
+    assert batch_partitions(specs, 1) == [[0], [1], [2], [3]]
+    assert batch_partitions(specs, 200) == [[0, 1, 2], [3]]
+    assert batch_partitions(specs, 10**6) == [[0, 1, 2, 3]]
 
 
 def test_partitions_refuse_a_file_that_splits_a_layer(tmp_path):
