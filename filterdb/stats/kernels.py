@@ -100,9 +100,12 @@ def bin_block(row, m, edges, index):
         j = index[i]
         f = (value - lo) * scale - j
         if (f < margin) | (f > 1.0 - margin) | (f != f):
-            j -= value < edges[j]
-            j += (value >= edges[j + 1]) & (j < bins - 1)
-            index[i] = j if lo <= value <= hi else -1
+            if lo <= value <= hi:  # the guess of a value inside is a bin: 0 <= j < bins
+                j -= value < edges[j]
+                j += (value >= edges[j + 1]) & (j < bins - 1)
+                index[i] = j
+            else:  # outside or NaN, whose guess is no index at all
+                index[i] = -1
 
 
 @_jit

@@ -11,7 +11,7 @@ Two passes cannot give pass 3's counts exactly: a bin edge depends on the global
 and no fixed-grid summary of pass 2 tells on which side of an edge a value inside one grid cell
 falls. Each task reads its partition once and computes layer by layer - fixed-offset chunks
 and fixed summation orders (``kernels``), so float results never depend on the partitioning;
-BLAS, which sums the moments and orthogonality's Gram matrices, limited to one thread - and
+BLAS, which computes orthogonality's Gram matrices, limited to one thread - and
 returns O(layers) floats or integer histograms, never anything with one entry per filter.
 """
 
@@ -41,8 +41,8 @@ def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
 def run_batch(task: Callable[..., T], specs: list[PartitionSpec], *args: Any) -> list[T]:
     """``task(spec, *args)`` for each partition of one Dask task, in order.
 
-    One task per partition cost the scheduler a few milliseconds each: a database of many small
-    models (a few hundred thousand filters each) spent a sixth of a pass on them.
+    One task per partition cost the scheduler a few milliseconds each: on a database of many
+    small models (200 M filters in 476 one-model partitions) that was a fifth of each pass.
     """
     return [task(spec, *args) for spec in specs]
 

@@ -152,6 +152,14 @@ def test_binning_falls_back_to_the_edges_when_the_guess_cannot_be_trusted():
     assert np.array_equal(inside, (values >= edges[0]) & (values <= edges[-1]))
 
 
+def test_binning_puts_nan_and_infinities_outside():
+    edges = uniform_edges(-2.0, 3.0, 70)
+    values = np.array([np.nan, np.inf, -np.inf, -2.0, 3.0, 0.0])
+    index = np.empty(values.size, dtype=np.int64)
+    kernels.bin_block(values, values.size, edges, index)
+    assert index.tolist() == [-1, -1, -1, 0, 69, 28]
+
+
 def test_cosine_deviation_equals_the_normalised_gram_matrix():
     rng = np.random.default_rng(7)
     weights = rng.standard_normal((40, 27)).astype(np.float32)
