@@ -38,6 +38,15 @@ def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
         yield i, LayerFilters.of(raw)
 
 
+def _own(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Writable float64 copies of a task's small array arguments.
+
+    Dask hands arguments over read-only or writable depending on how they travelled, and each
+    combination would be another compilation of the kernels (seconds, and memory) in the worker.
+    """
+    return tuple(np.array(a, dtype=np.float64) for a in arrays)
+
+
 def run_batch(task: Callable[..., T], specs: list[PartitionSpec], *args: Any) -> list[T]:
     """``task(spec, *args)`` for each partition of one Dask task, in order.
 
@@ -78,6 +87,7 @@ def range_and_density_pass(
     spec: PartitionSpec, mean: np.ndarray, components: np.ndarray, density_edges: np.ndarray
 ) -> dict[str, np.ndarray | float]:
     """Pass 2: min and max of all coefficients, and the sparse c0/c1 joint histogram."""
+    mean, components, density_edges = _own(mean, components, density_edges)
     lo, hi = np.inf, -np.inf
     bins = len(density_edges) - 1
     joint = np.zeros(bins * bins, dtype=np.int64)
@@ -98,6 +108,7 @@ def histogram_pass(
     fine_bins: int,
 ) -> dict[str, np.ndarray | int]:
     """Pass 3: coefficient histograms per depth decile, and the model's fine KDE histogram."""
+    mean, components, edges = _own(mean, components, edges)
     bins = len(edges) - 1
     cells: dict[int, np.ndarray] = {}
     fine = np.zeros(9 * fine_bins, dtype=np.int64)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 CLIENT_RESERVE_MB = 1024
 #: A worker before its partition: interpreter, numpy, pyarrow, distributed and the compiled
-#: kernels (numba and llvmlite add ~135 MB; ~300 MB in all, measured), plus headroom for the first
-#: run's compilation and allocator slack - a worker past Dask's pause threshold stops taking tasks.
-WORKER_BASE_MB = 640
+#: kernels (numba and llvmlite add ~135 MB; ~280 MB in all, measured), plus the first run's
+#: compilation of the kernels (a worker peaked at 424 MB sampled, and at 492 MB in a CI run, whose
+#: 610 MB limit then paused it for good): a worker past Dask's pause threshold, 80 % of its
+#: limit, stops taking tasks, and compiler memory is not handed back.
+WORKER_BASE_MB = 896
 BYTES_PER_FILTER = 120
 #: The client's partial results per MB of database input (tables and filter files).
 CLIENT_MB_PER_INPUT_MB = 0.01

@@ -32,10 +32,14 @@ def scale_by_peak(raw: np.ndarray, peaks: np.ndarray) -> np.ndarray:
 
 
 def _take(columns: Columns, mask: np.ndarray) -> Columns:
-    """The filters ``mask`` marks, in the form ``columns`` came in."""
+    """The filters ``mask`` marks, in the form ``columns`` came in (rows read-only, as a Parquet
+    read's are: one type for the kernels, which compile once per argument type)."""
     if isinstance(columns, np.ndarray):
         return columns[:, mask]
-    return tuple(row[mask] for row in columns)
+    rows = tuple(row[mask] for row in columns)
+    for row in rows:
+        row.flags.writeable = False
+    return rows
 
 
 @dataclass(frozen=True)
