@@ -227,7 +227,7 @@ def range_and_joint(columns, peaks, mean, components, joint_edges, joint):
 @_jit
 def _count_lanes(index, m, offset, lanes):
     """Add one to ``lanes[i % LANES, offset + index[i]]`` for ``i < m``; ``index`` -1 (outside)
-    lands in column ``offset - 1``, the row's spill slot."""
+    lands in column ``offset - 1``, the spill slot of its segment."""
     i = 0
     while i + LANES <= m:
         lanes[0, offset + index[i]] += 1
@@ -254,7 +254,7 @@ def coefficient_counts(columns, peaks, mean, components, edges, counts, fine):
     buffers = _block_buffers()
     coefficients = buffers[1]
     index = np.empty(BLOCK, dtype=np.int64)
-    # Row k of the lanes: a spill slot for values outside, then the k-th coefficient's bins.
+    # Segment k of each lane: a spill slot for values outside, then the k-th coefficient's bins.
     lanes = np.zeros((LANES, 9 * (bins + 1)), dtype=np.int64)
     for start in range(0, peaks.size, BLOCK):
         m = _coefficients(columns, peaks, mean, components, start, buffers)
