@@ -110,8 +110,8 @@ def orthogonality(raw: Columns, finite: np.ndarray, out_channels: int, fan_in: i
     of the layer, then one BLAS product - nine products of the ``(c_out, fan_in)`` weight
     positions took a third longer on large layers and many times longer on depthwise ones.
     Normalising the Gram matrix by its diagonal afterwards is normalising the rows first
-    (``kernels.cosine_deviation``). NaN
-    when the channel layout is unknown (``fan_in`` 0, e.g. a published import).
+    (``kernels.cosine_deviation``). NaN when the channel layout is unknown (``fan_in`` 0, e.g. a
+    published import).
     """
     if fan_in == 0:
         return float("nan")

@@ -162,7 +162,7 @@ def read_layers(spec: PartitionSpec) -> list[tuple[np.ndarray, ...]]:
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(spec.model, spec.path, f"cannot read filters: {error}") from error
     starts = np.concatenate([[0], np.cumsum(spec.n_filters)])
-    if table.num_rows != starts[-1] or not layer_runs_match(
+    if table.num_rows != starts[-1] or not _layer_runs_match(
         table.column("layer"), np.asarray(spec.layers), starts
     ):
         raise ModelError(
@@ -180,7 +180,7 @@ def _rows(column: pa.ChunkedArray, lo: int, hi: int) -> np.ndarray:
     return column.slice(lo, hi - lo).to_numpy()
 
 
-def layer_runs_match(column: pa.ChunkedArray, layers: np.ndarray, starts: np.ndarray) -> bool:
+def _layer_runs_match(column: pa.ChunkedArray, layers: np.ndarray, starts: np.ndarray) -> bool:
     """Whether the ``layer`` column holds ``layers[i]`` at exactly the rows ``starts[i]`` to
     ``starts[i + 1]``."""
     offset = 0
@@ -194,7 +194,7 @@ def layer_runs_match(column: pa.ChunkedArray, layers: np.ndarray, starts: np.nda
 
 @numba.njit(cache=True, nogil=True)
 def _runs_match(values, offset, layers, starts):  # pragma: no cover - compiled
-    """``layer_runs_match`` on one chunk starting at row ``offset``."""
+    """``_layer_runs_match`` on one chunk starting at row ``offset``."""
     i = np.searchsorted(starts, offset, side="right") - 1
     for row in range(values.size):
         while starts[i + 1] <= offset + row:
