@@ -114,8 +114,7 @@ def measure(
             if projection is not None:
                 basis = projection.basis
                 outside += coefficient_counts(
-                    filters.values,
-                    filters.peaks,
+                    filters.raw,
                     basis.mean,
                     basis.components,
                     projection.edges,

@@ -91,10 +91,8 @@ def range_and_density_pass(
     lo, hi = np.inf, -np.inf
     bins = len(density_edges) - 1
     joint = np.zeros(bins * bins, dtype=np.int64)
-    for _, filters in _layers(spec):
-        layer_lo, layer_hi = range_and_joint(
-            filters.values, filters.peaks, mean, components, density_edges, joint
-        )
+    for raw in read_layers(spec):
+        layer_lo, layer_hi = range_and_joint(raw, mean, components, density_edges, joint)
         lo, hi = min(lo, layer_lo), max(hi, layer_hi)
     index = np.flatnonzero(joint)
     return {"min": lo, "max": hi, "density_index": index, "density_counts": joint[index]}
@@ -112,11 +110,10 @@ def histogram_pass(
     bins = len(edges) - 1
     cells: dict[int, np.ndarray] = {}
     fine = np.zeros(9 * fine_bins, dtype=np.int64)
-    for i, filters in _layers(spec):
+    for i, raw in enumerate(read_layers(spec)):
         hist = cells.setdefault(spec.deciles[i], np.zeros(9 * bins, dtype=np.int64))
         outside = coefficient_counts(
-            filters.values,
-            filters.peaks,
+            raw,
             mean,
             components,
             edges,

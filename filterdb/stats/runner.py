@@ -125,6 +125,24 @@ def _run_pass(
     )
 
 
+#: Dask tasks per worker that a pass aims for at least: with fewer, the last tasks of a pass
+#: leave workers idle while one finishes (a 20 M-filter database made 6 tasks for 2 workers).
+TASKS_PER_WORKER = 8
+
+
+def task_rows(total: int, partition_rows: int, workers: int) -> int:
+    """Filters per Dask task: ``partition_rows``, or fewer when that would give a pass fewer than
+    ``TASKS_PER_WORKER`` tasks per worker. Only the scheduling depends on it, not a result."""
+    if workers < 1:  # a cluster whose workers have not started yet
+        return partition_rows
+    return max(1, min(partition_rows, -(-total // (TASKS_PER_WORKER * workers))))
+
+
+def _workers(client: Client) -> int:
+    """Threads the cluster's workers have now (0 while none has started)."""
+    return sum(client.nthreads().values())
+
+
 def _prepare_tables(db_dir: Path, options: StatsOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
     """models (by model_id) and layers (by model_id, layer) with model_id and decile columns."""
     models_path, layers_path = db_dir / MODELS_FILE, db_dir / LAYERS_FILE
@@ -174,7 +192,7 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
         client.submit(random_entropy, int(n), repeats, seed, pure=False) for n in sizes
     ]
 
-    rows = options.partition_rows
+    rows = task_rows(int(layers["n_filters"].sum()), options.partition_rows, _workers(client))
     partials = _moments(client, specs, layers, rows)
     in_pca = analysed[layers["model_id"].to_numpy()]
     n_nonfinite = int(layers["n_filters"][in_pca].sum() - partials["n_finite"][in_pca].sum())

@@ -56,7 +56,7 @@ def test_fused_counts_equal_np_histogram_on_values_exactly_on_bin_edges():
     filters = LayerFilters.of(raw)
     counts = np.zeros(9 * 32, dtype=np.int64)
     outside = kernels.coefficient_counts(
-        filters.values, filters.peaks, np.zeros(9), np.eye(9), edges, counts, NO_FINE
+        filters.raw, np.zeros(9), np.eye(9), edges, counts, NO_FINE
     )
     values = raw.astype(np.float64)
     expected = np.stack([np.histogram(values[k], bins=edges)[0] for k in range(9)])
@@ -75,7 +75,7 @@ def test_fused_passes_equal_the_in_memory_reference_on_a_random_basis():
 
     joint_edges = np.linspace(-1.5, 1.5, 65)
     joint = np.zeros(64 * 64, dtype=np.int64)
-    args = (filters.values, filters.peaks, mean, components)
+    args = (filters.raw, mean, components)
     lo, hi = kernels.range_and_joint(*args, joint_edges, joint)
     assert (lo, hi) == (c.min(), c.max())
     expected_joint = np.histogram2d(c[:, 0], c[:, 1], bins=[joint_edges, joint_edges])[0]
@@ -169,3 +169,27 @@ def test_cosine_deviation_equals_the_normalised_gram_matrix():
     norms[norms == 0] = 1
     expected = np.abs(gram / np.outer(norms, norms) - np.eye(40)).sum()
     assert kernels.cosine_deviation(gram) == pytest.approx(expected, rel=1e-6)
+
+
+def test_fused_passes_leave_out_filters_holding_nan_or_inf():
+    """Pass 2 and 3 on raw columns with NaN and Inf in some blocks (not in others) give what
+    they give on the finite filters alone: non-finite filters are neither counted nor outside."""
+    rng = np.random.default_rng(5)
+    raw = _filters(rng, 4 * kernels.BLOCK + 33)
+    raw[0, 5], raw[4, 300], raw[8, 301], raw[2, -1] = np.nan, np.inf, -np.inf, np.nan
+    finite = np.isfinite(raw).all(axis=0)
+    mean, components = _basis(rng)
+    joint_edges = np.linspace(-1.5, 1.5, 33)
+    results = []
+    for columns in (raw, np.ascontiguousarray(raw[:, finite])):
+        joint = np.zeros(32 * 32, dtype=np.int64)
+        lo, hi = kernels.range_and_joint(columns, mean, components, joint_edges, joint)
+        edges = uniform_edges(lo, hi, 70)
+        counts, fine = np.zeros(9 * 70, dtype=np.int64), np.zeros(9 * 64, dtype=np.int64)
+        outside = kernels.coefficient_counts(columns, mean, components, edges, counts, fine)
+        results.append((lo, hi, joint, counts, fine, outside))
+    (lo, hi, joint, counts, fine, outside), expected = results
+    assert (lo, hi, outside) == expected[:2] + (0,) and expected[5] == 0
+    for got, want in zip((joint, counts, fine), expected[2:5], strict=True):
+        assert np.array_equal(got, want)
+    assert counts.sum() == 9 * finite.sum()

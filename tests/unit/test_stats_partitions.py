@@ -12,7 +12,7 @@ from filterdb.db.schema import LAYERS_FILE, filter_path
 from filterdb.errors import ModelError
 from filterdb.stats.options import StatsOptions
 from filterdb.stats.partitions import batch_partitions, plan_partitions, read_partition
-from filterdb.stats.runner import _prepare_tables
+from filterdb.stats.runner import TASKS_PER_WORKER, _prepare_tables, task_rows
 
 
 def _layer(rng, out_channels, in_channels, groups=1):
@@ -48,6 +48,14 @@ def test_small_partitions_share_a_task_up_to_partition_rows(tmp_path):
     assert batch_partitions(specs, 1) == [[0], [1], [2], [3]]
     assert batch_partitions(specs, 200) == [[0, 1, 2], [3]]
     assert batch_partitions(specs, 10**6) == [[0, 1, 2, 3]]
+
+
+def test_a_pass_gets_enough_tasks_to_keep_every_worker_busy():
+    # 20 M filters, 2 workers: 4 M-row tasks would be 5; 1.25 M-row tasks make 16.
+    assert task_rows(20_000_000, 4_194_304, 2) == 20_000_000 // (2 * TASKS_PER_WORKER)
+    assert task_rows(10**9, 4_194_304, 2) == 4_194_304  # large databases: partition_rows
+    assert task_rows(3, 4_194_304, 2) == 1
+    assert task_rows(10**9, 4_194_304, 0) == 4_194_304  # no worker started yet
 
 
 def test_partitions_refuse_a_file_that_splits_a_layer(tmp_path):
