@@ -1,10 +1,11 @@
 """Drive the three passes on a Dask cluster and reduce their partial results.
 
-The client submits one task per partition, shows a progress bar over their completion, and folds
-each result in as it arrives: integer histograms are summed at once (addition of integers is
-order-free), per-layer floats are kept (O(layers)) and reduced only after the pass, in
-(model_id, layer) order. That order - not the order Dask finished the tasks in - fixes every
-rounding, so 1 or 30 workers, small or large partitions, give bit-identical results.
+The client submits the partitions in Dask tasks of consecutive partitions (``task_rows``), shows
+a progress bar over their completion, and folds each partition's result in as it arrives:
+integer histograms are summed at once (addition of integers is order-free), per-layer floats are
+kept (O(layers)) and reduced only after the pass, in (model_id, layer) order. That order - not
+the order Dask finished the tasks in - fixes every rounding, so 1 or 30 workers, small or large
+partitions, give bit-identical results.
 """
 
 from __future__ import annotations
