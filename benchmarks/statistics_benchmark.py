@@ -11,11 +11,12 @@ A synthetic database of ``--n-filters`` filters (see ``synthetic_db``) is writte
 * the plain read: every partition's nine filter columns read with pyarrow by ``--workers``
   threads, three times - what the three passes cannot do without; measured again in each of
   the ``--repeats`` rounds, before the stages, and the best taken, as for the stages;
-* the stage, in a child process, as the workflow script runs it: a LocalCluster of ``--workers``
-  single-threaded worker processes, the three passes, the output files; with ``--old-ref`` also
-  the stage of that git revision's ``filterdb`` (exported with ``git archive``), side by side,
-  on a copy of the database in the layout it wrote (nullable columns, ``--old-codec``; or
-  on the same files with ``--old-codec same``), interleaved ``--repeats`` times, best shown;
+* the stage, in a child process, as the workflow script runs it: ``dask_client``'s
+  LocalCluster of ``--workers`` single-threaded workers, the three passes, the output files;
+  with ``--old-ref`` also the stage of that git revision's ``filterdb`` (exported with ``git
+  archive``), side by side, on a copy of the database in the layout it wrote (nullable columns,
+  ``--old-codec``; or on the same files with ``--old-codec same``), interleaved ``--repeats``
+  times, best shown;
 * unless ``--skip-baseline``, the notebook's way in a subprocess: load every filter into one
   float32 array, scikit-learn PCA, ``np.histogram`` per group and coefficient, the D matrices
   and the c0/c1 density; then, timed separately, per-layer degeneration metrics.
@@ -27,9 +28,10 @@ The stage's ratio to the three plain reads is the figure that says how close it 
 speed of its input; the target is 1.5.
 
 Peak memory is the largest sum of the resident set sizes of a process and all its descendants
-(nannies and workers included), sampled every 50 ms: ``getrusage(RUSAGE_CHILDREN)`` would report
-the largest single child only, not the tree's total. Summed RSS counts shared library pages once
-per process, so it overestimates the stage (several processes) more than the baseline (one).
+(nannies and worker processes included, for a revision that had them), sampled every 50 ms:
+``getrusage(RUSAGE_CHILDREN)`` would report the largest single child only, not the tree's total.
+Summed RSS counts shared library pages once per process, so it overestimates a stage of several
+processes more than one of a single process.
 CPU seconds (user + system of the whole tree, from getrusage) are printed too: on a shared
 machine wall time depends on the other load, CPU time much less.
 """
@@ -108,7 +110,7 @@ def cpu_seconds(who: int) -> float:
     """User + system CPU seconds of ``resource.RUSAGE_SELF`` or ``RUSAGE_CHILDREN``.
 
     Children count once they have been waited for, with their own waited-for descendants, so
-    after a LocalCluster has shut down the CHILDREN figure covers nannies and workers exactly.
+    after a LocalCluster of processes has shut down the CHILDREN figure covers them exactly.
     """
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime

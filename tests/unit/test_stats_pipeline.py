@@ -1,4 +1,4 @@
-"""The statistics stage on real Dask worker processes against an in-memory reference.
+"""The statistics stage on a real Dask cluster against an in-memory reference.
 
 One small database holds ordinary layers and every edge case (all-zero layer, one-filter layer,
 NaN/Inf filters, an all-NaN layer, a depthwise layer, a model without 3x3 layers, empty labels,
