@@ -92,3 +92,36 @@ def test_external_scheduler_runs_the_graph_and_is_left_running(external_schedule
 
 def test_malloc_tuning_applies_on_glibc() -> None:
     assert tune_malloc() is True
+
+
+def test_local_workers_run_in_this_process_and_a_large_caller_does_not_pause_them() -> None:
+    """Dask judges an in-process worker by the RSS of the whole process: a caller already
+    holding more than the workers' share (a notebook's data; here 512 MB of ballast) must not
+    pause them, which would leave the computation waiting for ever."""
+    import os
+
+    import psutil
+
+    ballast = np.ones(64 << 20)  # 512 MB, touched
+    assert psutil.Process().memory_info().rss > 512 << 20
+    with dask_client({}, n_workers=2, memory_mb=256) as client:
+        pids = client.run(os.getpid)
+        result = client.compute(deterministic_graph()).result(timeout=60)
+    assert set(pids.values()) == {os.getpid()}
+    np.testing.assert_array_equal(result, expected_result())
+    del ballast
+
+
+def test_local_cluster_pins_blas_to_one_thread_while_it_runs_and_restores_it() -> None:
+    """threadpoolctl's limits are process-wide: held for the cluster's life, a task leaving its
+    own ``single_blas_thread`` cannot give the other worker thread a many-threaded BLAS."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with dask_client({}, n_workers=2, memory_mb=512) as client:
+        during = client.submit(blas_threads, pure=False).result(timeout=60)
+    assert during and set(during) == {1}
+    assert blas_threads() == before
