@@ -115,8 +115,8 @@ def dask_client(
     The local workers are threads of this process, not processes: the compiled kernels and
     pyarrow's reads release the GIL, so two threads compute as fast as two processes (measured
     at 200 M filters), while the job no longer starts, imports and warms up a Python per worker
-    nor pickles every partial result between processes (about 1.5 s and a quarter of the CPU of
-    a 20 M-filter run, ``benchmarks/statistics_benchmark.py``).
+    nor pickles every partial result between processes (about 2 s and a third of the CPU of a
+    20 M-filter run, ``benchmarks/statistics_benchmark.py``).
     """
     config = section("dask", dask_config)
     with _connect(config, n_workers, memory_mb) as client:
