@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask
 import psutil
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -126,12 +127,13 @@ def dask_client(
 
 def _in_process_limit(memory_mb: int) -> int:
     """Memory limit in bytes of each in-process worker: what this process holds now plus
-    ``memory_mb``.
+    ``memory_mb`` (each worker sees the whole process, so each gets the whole share).
 
     Dask compares a worker's limit with the RSS of the worker's process, which for in-process
-    workers is the caller's: a notebook may already hold gigabytes, and workers judged by them
-    would pause at once and never finish. Each worker sees the whole process, so each gets the
-    whole share.
+    workers is the caller's: a notebook, or a test session, may already hold gigabytes. The
+    limit only tells Dask when to spill and warn; pausing is switched off for these workers
+    (``_connect``), because a paused in-process worker never resumes: nothing it holds can be
+    spilled, and no nanny restarts it, so the statistics would wait for ever.
     """
     return psutil.Process().memory_info().rss + max(256, int(memory_mb)) * 2**20
 
@@ -155,19 +157,17 @@ def _connect(config: dict[str, Any], n_workers: int, memory_mb: int) -> Iterator
             yield client
         return
     n_workers = max(1, int(n_workers))
-    # Every task pins BLAS to one thread (``single_blas_thread``), but threadpoolctl's limit is
-    # process-wide: one worker thread leaving its block would restore the default while the
-    # other is still inside its own. Pinned here for the cluster's whole life, every block saves
-    # and restores 1, and the caller's setting comes back when the cluster is gone.
-    with (
-        single_blas_thread(),
-        LocalCluster(
+    with dask.config.set({"distributed.worker.memory.pause": False}):
+        cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
             processes=False,
             memory_limit=_in_process_limit(memory_mb),
             dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    # Every task pins BLAS to one thread (``single_blas_thread``), but threadpoolctl's limit is
+    # process-wide: one worker thread leaving its block would restore the default while the
+    # other is still inside its own. Pinned here for the cluster's whole life, every block saves
+    # and restores 1, and the caller's setting comes back when the cluster is gone.
+    with single_blas_thread(), cluster, Client(cluster) as client:
         yield client

@@ -96,14 +96,14 @@ def test_malloc_tuning_applies_on_glibc() -> None:
 
 def test_local_workers_run_in_this_process_and_a_large_caller_does_not_pause_them() -> None:
     """Dask judges an in-process worker by the RSS of the whole process: a caller already
-    holding more than the workers' share (a notebook's data; here 512 MB of ballast) must not
-    pause them, which would leave the computation waiting for ever."""
+    holding far more than the workers' share (a notebook's data, a test session; here 1 GiB of
+    ballast) must not pause them, which would leave the computation waiting for ever."""
     import os
 
     import psutil
 
-    ballast = np.ones(64 << 20)  # 512 MB, touched
-    assert psutil.Process().memory_info().rss > 512 << 20
+    ballast = np.ones(128 << 20)  # 1 GiB, touched
+    assert psutil.Process().memory_info().rss > 1 << 30
     with dask_client({}, n_workers=2, memory_mb=256) as client:
         pids = client.run(os.getpid)
         result = client.compute(deterministic_graph()).result(timeout=60)
