@@ -5,12 +5,15 @@ pandas/PyTables and the 4-level index, ResNet-like layer sizes), then on that on
 
 * plain read: ``read_direct`` of the whole dataset in windows of the import's chunk size;
 * plain write: as many bytes as the new import wrote (its results/db), from one buffer, fsync'd;
+* the disk's floor: the same read and write past the page cache (``O_DIRECT``, as the import
+  does them; ``filterdb.direct_io``), so what neither the cache's state nor its CPU cost sets;
 * old import: the package exported from ``--compare-ref`` (default HEAD) with ``git archive``;
 * new import: the working tree's package.
 
 Each import runs in a child process whose peak RSS must stay <= 2 GiB whatever N is; both write
 their own results/db, which must hold identical tables. Prints seconds and filters/s of each, the
-ratio import / (plain read + plain write) (target <= 2.0) and the old/new speed ratio.
+ratio import / (plain read + plain write) (target <= 2.0), the ratio to the disk's floor, and the
+old/new speed ratio.
 
     .venv/bin/python benchmarks/import_benchmark.py                 # 200 M filters, 14.4 GB
     .venv/bin/python benchmarks/import_benchmark.py --n-filters 5e6 --keep
@@ -147,6 +150,40 @@ def plain_write(path: Path, n_bytes: int) -> float:
     return seconds
 
 
+def direct_read(published: Path, chunk_size: int) -> float:
+    """Seconds to read every byte of the file past the page cache, in windows of ``chunk_size``
+    rows of the filters dataset."""
+    from filterdb.direct_io import RangeReader
+
+    with h5py.File(published, "r") as h5:
+        window = chunk_size * h5["filters"].nbytes // h5["filters"].shape[0]
+    size = published.stat().st_size
+    reader = RangeReader(published, window)
+    t0 = time.perf_counter()
+    for offset in range(0, size, window):
+        reader.read(offset, min(window, size - offset))
+    seconds = time.perf_counter() - t0
+    reader.close()
+    return seconds
+
+
+def direct_write(path: Path, n_bytes: int) -> float:
+    """Seconds to write ``n_bytes`` to a new file past the page cache and fsync it (then delete
+    it)."""
+    from filterdb.direct_io import DirectWriter
+
+    block = np.random.default_rng(1).integers(0, 256, WRITE_BLOCK, dtype=np.uint8).tobytes()
+    t0 = time.perf_counter()
+    with DirectWriter(path) as out:
+        for start in range(0, n_bytes, WRITE_BLOCK):
+            out.write(block[: min(WRITE_BLOCK, n_bytes - start)])
+    with open(path, "rb") as written:
+        os.fsync(written.fileno())
+    seconds = time.perf_counter() - t0
+    path.unlink()
+    return seconds
+
+
 def run_import(package_root: Path, published: Path, db: Path, **kwargs: int) -> dict:
     """Import in a child process with ``package_root`` first on sys.path; its report, the
     seconds taken and the child's peak RSS in MiB."""
@@ -233,6 +270,10 @@ def benchmark(args: argparse.Namespace, published: Path, old_root: Path | None) 
     write_s = plain_write(args.workdir / "plain_write.bin", new_bytes)
     print_timing("plain write", write_s, n_filters)
     print(f"  ({new_bytes / 1e9:.2f} GB: the bytes the new import wrote, os write + fsync)")
+    floor_read_s = direct_read(published, chunk_size)
+    print_timing("direct read", floor_read_s, n_filters)
+    floor_write_s = direct_write(args.workdir / "direct_write.bin", new_bytes)
+    print_timing("direct write", floor_write_s, n_filters)
     ok = True
     if old_root is not None:
         # The old import with its own defaults, unless a window was asked for.
@@ -244,6 +285,8 @@ def benchmark(args: argparse.Namespace, published: Path, old_root: Path | None) 
     ok &= check_import(new, args.workdir / "db", n_filters)
     ratio = new["seconds"] / (read_s + write_s)
     print(f"new import / (plain read + plain write) = {ratio:.2f} (target <= 2.0)")
+    floor = new["seconds"] / (floor_read_s + floor_write_s)
+    print(f"new import / (direct read + direct write), the disk's floor = {floor:.2f}")
     if old_root is not None:
         identical = same_content(args.workdir / "db_old", args.workdir / "db")
         print(f"old / new import time = {old['seconds'] / new['seconds']:.2f}")

@@ -12,6 +12,7 @@ statistics read the whole database three times (``benchmarks/compression_benchma
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 
 from filterdb.atomic import atomic_path
 from filterdb.db.schema import FILTER_SCHEMA, WEIGHT_COLUMNS
+from filterdb.direct_io import DirectWriter
 
 
 def pack_layers(sizes: Sequence[int], row_group_size: int) -> list[tuple[int, int]]:
@@ -49,6 +51,7 @@ def write_filter_file(
     sizes: Sequence[int],
     row_group_size: int,
     group_columns: Callable[[int, int], np.ndarray],
+    direct: bool = False,
 ) -> None:
     """Write one model's filter file atomically, one row group of whole layers at a time.
 
@@ -56,14 +59,20 @@ def write_filter_file(
     of layers ``lo..hi-1`` as ``(9, n)`` columns, so a writer only ever holds one row group. Every
     writer of the database (extraction, the published import, test and benchmark databases)
     comes through here, which is what keeps the layout one.
+
+    ``direct`` writes past the page cache (``direct_io.DirectWriter``), the same bytes: for a
+    writer of more than memory holds, the published import, whose pages would only push out
+    others. A model just extracted is read again at once, by the assembly and the statistics,
+    so the other writers keep it cached.
     """
     # Dictionary encoding and min/max statistics only for ``layer`` (long runs of one value): on
     # float weights the encoding would be abandoned after the first page, after costing time,
     # and nothing reads the weights' statistics, whose computation took a fifth of the writing.
     with (
         atomic_path(path) as tmp,
+        DirectWriter(tmp) if direct else contextlib.nullcontext(str(tmp)) as sink,
         pq.ParquetWriter(
-            str(tmp),
+            sink,
             FILTER_SCHEMA,
             compression="none",
             use_dictionary=["layer"],

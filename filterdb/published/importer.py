@@ -9,6 +9,10 @@ Writing a filter file (Parquet encoding) costs more CPU than reading and convert
 filters, and one file can only be written sequentially, so ``workers`` threads each import whole
 models at once: pyarrow and the conversion kernel release the GIL, and every file is still written
 by one thread in one order, so its bytes do not depend on the number of workers.
+
+Both the published file and the filter files bypass the page cache where the file system allows
+(``filterdb.direct_io``): every byte is read or written once, and filling the cache with them
+cost more CPU than converting and encoding them - the import is then bound by the disk instead.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ def _write_model(
         progress.update(int(offsets[hi] - offsets[lo]))
         return out[:, : offsets[hi] - offsets[lo]]
 
-    write_filter_file(path, sizes.tolist(), row_group_size, group_columns)
+    write_filter_file(path, sizes.tolist(), row_group_size, group_columns, direct=True)
     return n_nan, n_inf
 
 
@@ -140,17 +144,21 @@ def _import_filters(
     # layers is ordered like models (model_id, then layer): each model is one block
     ends = np.cumsum(layers.groupby("model", sort=False).size().to_numpy())
     blocks = list(zip(models["model"], np.r_[0, ends[:-1]], ends, strict=True))
-    with ThreadPoolExecutor(workers, thread_name_prefix="import") as pool:
-        futures = [pool.submit(import_model, model, lo, hi) for model, lo, hi in blocks]
-        try:
-            for future, (_, lo, hi) in zip(futures, blocks, strict=True):
-                n_nan, n_inf = future.result()
-                layers.iloc[lo:hi, layers.columns.get_loc("n_nan")] = n_nan
-                layers.iloc[lo:hi, layers.columns.get_loc("n_inf")] = n_inf
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="import") as pool:
+            futures = [pool.submit(import_model, model, lo, hi) for model, lo, hi in blocks]
+            try:
+                for future, (_, lo, hi) in zip(futures, blocks, strict=True):
+                    n_nan, n_inf = future.result()
+                    layers.iloc[lo:hi, layers.columns.get_loc("n_nan")] = n_nan
+                    layers.iloc[lo:hi, layers.columns.get_loc("n_inf")] = n_inf
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        for reader in readers:
+            reader.close()
     return sum(reader.values_rounded for reader in readers)
 
 
