@@ -153,15 +153,15 @@ def plain_write(path: Path, n_bytes: int) -> float:
 def direct_read(published: Path, chunk_size: int) -> float:
     """Seconds to read every byte of the file past the page cache, in windows of ``chunk_size``
     rows of the filters dataset."""
-    from filterdb.direct_io import RangeReader
+    from filterdb.direct_io import DirectReader
 
     with h5py.File(published, "r") as h5:
         window = chunk_size * h5["filters"].nbytes // h5["filters"].shape[0]
     size = published.stat().st_size
-    reader = RangeReader(published, window)
+    reader = DirectReader(published)
     t0 = time.perf_counter()
     for offset in range(0, size, window):
-        reader.read(offset, min(window, size - offset))
+        reader.read_at(offset, min(window, size - offset))
     seconds = time.perf_counter() - t0
     reader.close()
     return seconds

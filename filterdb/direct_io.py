@@ -21,6 +21,8 @@ import mmap
 import os
 from pathlib import Path
 
+import pyarrow as pa
+
 #: Block size and address alignment of every direct transfer: the page size, a multiple of the
 #: logical block size of the disks and file systems this runs on.
 ALIGN = 4096
@@ -56,56 +58,83 @@ def _reopen(fd: int, path: Path, flags: int) -> int:
     return os.open(path, flags)
 
 
-class RangeReader:
-    """Byte ranges of one file, each read into one reused buffer: ``O_DIRECT`` when possible.
+class DirectReader(io.RawIOBase):
+    """A file read past the page cache (``O_DIRECT`` when possible), by ranges or as a file.
 
-    ``read`` returns a view of the buffer, valid until the next ``read``.
+    ``read_at`` returns each range in an Arrow buffer of its own, from Arrow's memory pool (which
+    reuses freed memory, where fresh pages for every read would be faulted in again); the
+    file-object methods (``read``, ``seek``, ``tell``) make it a source for pyarrow's readers,
+    which keep the buffers they are given without copying them.
     """
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int, direct: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], direct: bool = True) -> None:
+        super().__init__()
         self.path = Path(path)
         fd = _open_direct(path, os.O_RDONLY) if direct else None
         self.direct = fd is not None
         self._fd = fd if fd is not None else os.open(path, os.O_RDONLY)
-        # an unaligned range widens by less than one block at each end
-        self._buffer = _aligned_buffer(max_bytes + 2 * ALIGN)
-        self._max_bytes = max_bytes
+        self._size = os.fstat(self._fd).st_size
+        self._position = 0
 
-    def read(self, offset: int, n_bytes: int) -> memoryview:
+    def read_at(self, offset: int, n_bytes: int) -> pa.Buffer:
         """The ``n_bytes`` from ``offset``; ``EOFError`` when the file ends before them."""
-        if not 0 <= n_bytes <= self._max_bytes:
-            raise ValueError(f"{self.path}: cannot read {n_bytes} bytes at once")
-        if self.direct:
-            lo = offset - offset % ALIGN
-            try:
-                got = self._fill(lo, _round_up(offset + n_bytes) - lo)
-            except OSError as error:
-                if error.errno != errno.EINVAL:  # EINVAL: e.g. a logical block above ALIGN
-                    raise
-                self._fd, self.direct = _reopen(self._fd, self.path, os.O_RDONLY), False
-                return self.read(offset, n_bytes)
-            start = offset - lo
-        else:
-            got, start = self._fill(offset, n_bytes), 0
-        if got < start + n_bytes:
-            raise EOFError(f"{self.path} ends before byte {offset + n_bytes}")
-        return self._buffer[start : start + n_bytes]
+        if offset < 0 or n_bytes < 0 or offset + n_bytes > self._size:
+            raise EOFError(
+                f"{self.path} holds no bytes {offset}..{offset + n_bytes} (it has {self._size})"
+            )
+        if not self.direct:
+            return self._fill(offset, n_bytes, 0)
+        lo = offset - offset % ALIGN
+        try:
+            return self._fill(lo, _round_up(offset + n_bytes) - lo, ALIGN).slice(
+                offset - lo, n_bytes
+            )
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # EINVAL: e.g. a logical block above ALIGN
+                raise
+            self._fd, self.direct = _reopen(self._fd, self.path, os.O_RDONLY), False
+            return self.read_at(offset, n_bytes)
 
-    def _fill(self, offset: int, n_bytes: int) -> int:
-        """Read up to ``n_bytes`` at ``offset`` into the buffer's start; how many arrived."""
+    def _fill(self, offset: int, n_bytes: int, align: int) -> pa.Buffer:
+        """A buffer whose start is aligned to ``align`` holding what the file has of the
+        ``n_bytes`` at ``offset`` (it may end before them, within the last block)."""
+        memory = pa.allocate_buffer(n_bytes + align)
+        skew = -memory.address % align if align else 0
+        view = memoryview(memory)[skew : skew + n_bytes]
         got = 0
         while got < n_bytes:
-            n = os.preadv(self._fd, [self._buffer[got:n_bytes]], offset + got)
+            n = os.preadv(self._fd, [view[got:]], offset + got)
             if n == 0:
                 break
             got += n
-        return got
+        return memory.slice(skew, got)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def read(self, size: int = -1) -> pa.Buffer:
+        """Up to ``size`` bytes (all that are left when negative) from the position."""
+        left = max(0, self._size - self._position)
+        n_bytes = left if size < 0 else min(size, left)
+        data = self.read_at(self._position, n_bytes)
+        self._position += n_bytes
+        return data
 
     def close(self) -> None:
-        """Close the file (the buffer goes with the object)."""
-        if self._fd >= 0:
+        if not self.closed:
             os.close(self._fd)
-            self._fd = -1
+        super().close()
 
 
 class DirectWriter(io.RawIOBase):

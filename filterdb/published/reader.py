@@ -8,7 +8,7 @@ re-read from its start, so a sequential pass reads every row exactly once.
 
 A window of a plain contiguous dataset (how h5py writes one, and the published files are) is read
 as bytes straight from the file at the offset HDF5 reports, past the page cache
-(``direct_io.RangeReader``): each byte is read once, and caching them cost more CPU than the
+(``direct_io.DirectReader``): each byte is read once, and caching them cost more CPU than the
 conversion. Any other layout - chunked, compressed, compact, external - goes through h5py's
 ``read_direct``; both give the same rows.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from filterdb.direct_io import RangeReader
+from filterdb.direct_io import DirectReader
 from filterdb.published.rounding import convert_counted, convert_rows
 
 
@@ -35,7 +35,7 @@ def round_to_float32(raw: np.ndarray) -> tuple[np.ndarray, int]:
     return columns, convert_rows(raw, columns, 0)
 
 
-def _raw_file(dataset: h5py.Dataset, rows: int) -> tuple[RangeReader, int] | None:
+def _raw_file(dataset: h5py.Dataset) -> tuple[DirectReader, int] | None:
     """A reader of the dataset's bytes and their offset in its file, when the dataset is stored
     as one contiguous, unfiltered, fully written run of native rows there (else None)."""
     layout = dataset.id.get_create_plist().get_layout()
@@ -48,8 +48,7 @@ def _raw_file(dataset: h5py.Dataset, rows: int) -> tuple[RangeReader, int] | Non
         return None
     if offset % dataset.dtype.itemsize or not dataset.dtype.isnative:
         return None  # rows the compiled conversion cannot take as they lie in the file
-    row_bytes = dataset.nbytes // max(1, dataset.shape[0])
-    return RangeReader(dataset.file.filename, rows * row_bytes), offset
+    return DirectReader(dataset.file.filename), offset
 
 
 class FilterReader:
@@ -64,7 +63,7 @@ class FilterReader:
         self._dataset = dataset
         self._n_rows = dataset.shape[0]
         self._rows = min(chunk_size, self._n_rows)
-        self._raw = _raw_file(dataset, self._rows)
+        self._raw = _raw_file(dataset)
         if self._raw is None:
             self._window = np.empty((self._rows, *dataset.shape[1:]), dataset.dtype)
         self._lo = self._hi = 0
@@ -96,7 +95,7 @@ class FilterReader:
         else:
             file, offset = self._raw
             row_bytes = self._dataset.nbytes // self._n_rows
-            data = file.read(offset + start * row_bytes, (hi - start) * row_bytes)
+            data = file.read_at(offset + start * row_bytes, (hi - start) * row_bytes)
             shape = (hi - start, *self._dataset.shape[1:])
             self._window = np.frombuffer(data, self._dataset.dtype).reshape(shape)
         self._lo, self._hi = start, hi

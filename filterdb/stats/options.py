@@ -20,7 +20,8 @@ class StatsOptions:
     """The ``statistics`` config section.
 
     ``partition_rows`` bounds the filters one Dask task holds in memory (whole layers only, so a
-    larger layer still forms a partition of its own). ``kde_fine_bins`` is the resolution of the
+    larger layer still forms a partition of its own); ``direct_reads`` reads them past the page
+    cache (``partitions.read_layers``). ``kde_fine_bins`` is the resolution of the
     histograms the KDE curves are smoothed from. The ``randomness_*`` keys choose the filter-set
     sizes n (log-spaced, ``randomness_points`` values from ``randomness_min_n`` to
     ``randomness_max_n``), repeats and seed of the random-normal entropy curve. ``exclude`` holds
@@ -29,6 +30,7 @@ class StatsOptions:
 
     bins: int
     partition_rows: int
+    direct_reads: bool
     extra_axes: tuple[str, ...]
     exclude: tuple[tuple[str, str], ...]
     merge_segmentation_tasks: bool

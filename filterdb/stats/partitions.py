@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from filterdb.db.filter_file import pack_layers
 from filterdb.db.schema import WEIGHT_COLUMNS, filter_path
+from filterdb.direct_io import DirectReader
 from filterdb.errors import ModelError
 
 
@@ -36,6 +37,7 @@ class PartitionSpec:
     fan_in: tuple[int, ...]  # in_channels // groups: filters per output channel; 0 unknown
     deciles: tuple[int, ...]
     kde_group: int  # index of the model's Visual Category, -1 when it has none
+    direct: bool = True  # read past the page cache (``read_layers``)
 
     @property
     def n_rows(self) -> int:
@@ -48,8 +50,10 @@ def plan_partitions(
     db_dir: Path,
     partition_rows: int,
     kde_groups: np.ndarray,
+    direct: bool = True,
 ) -> list[PartitionSpec]:
-    """Partitions of every model's file, in (model_id, layer) order.
+    """Partitions of every model's file, in (model_id, layer) order, to be read past the page
+    cache when ``direct``.
 
     ``layers`` must be sorted by (model_id, layer) and carry ``model_id`` and ``decile``
     columns; ``kde_groups`` is indexed by model_id. Reads only the files' footers. Raises
@@ -81,6 +85,7 @@ def plan_partitions(
                     fan_in=tuple(int(v) for v in fan_in[first:last]),
                     deciles=tuple(int(v) for v in part["decile"]),
                     kde_group=int(kde_groups[model_id]),
+                    direct=direct,
                 )
             )
     return specs
@@ -154,11 +159,18 @@ def read_layers(spec: PartitionSpec) -> list[tuple[np.ndarray, ...]]:
     Each row is a view of the column Arrow decoded the file into - no copy: a read of the
     partition is all it costs. Row groups hold whole layers, so a layer lies within one Arrow
     chunk; only one that straddles two (not written by this layout) is joined.
+
+    The file is read past the page cache (``direct_io.DirectReader``) unless ``spec.direct`` is
+    false (``statistics.direct_reads``): every pass of a database larger than memory - the
+    paper's is 53 GB - comes from the disk anyway, and filling the cache on the way cost more CPU
+    than a pass's arithmetic on this project's VM. ``passes.run_batch`` reads the next partition
+    while this one is computed, so the wait for the disk overlaps the work.
     """
     try:
-        table = pq.ParquetFile(spec.path).read_row_groups(
-            list(spec.row_groups), columns=["layer", *WEIGHT_COLUMNS], use_threads=False
-        )
+        with DirectReader(spec.path, direct=spec.direct) as source:
+            table = pq.ParquetFile(source).read_row_groups(
+                list(spec.row_groups), columns=["layer", *WEIGHT_COLUMNS], use_threads=False
+            )
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(spec.model, spec.path, f"cannot read filters: {error}") from error
     starts = np.concatenate([[0], np.cumsum(spec.n_filters)])

@@ -18,6 +18,7 @@ returns O(layers) floats or integer histograms, never anything with one entry pe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,15 +27,15 @@ from filterdb.stats.blas import single_blas_thread
 from filterdb.stats.degeneration import layer_statistics
 from filterdb.stats.kernels import coefficient_counts, range_and_joint
 from filterdb.stats.partitions import PartitionSpec, read_layers
-from filterdb.stats.scaling import LayerFilters
+from filterdb.stats.scaling import Columns, LayerFilters
 
 T = TypeVar("T")
 NO_FINE = np.zeros(0, dtype=np.int64)  # ``coefficient_counts``' fine target when there is none
 
 
-def _layers(spec: PartitionSpec) -> Iterator[tuple[int, LayerFilters]]:
+def _layers(layers: list[Columns]) -> Iterator[tuple[int, LayerFilters]]:
     """Index within the partition and filters of each layer."""
-    for i, raw in enumerate(read_layers(spec)):
+    for i, raw in enumerate(layers):
         yield i, LayerFilters.of(raw)
 
 
@@ -48,15 +49,27 @@ def _own(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def run_batch(task: Callable[..., T], specs: list[PartitionSpec], *args: Any) -> list[T]:
-    """``task(spec, *args)`` for each partition of one Dask task, in order.
+    """``task(spec, layers, *args)`` for each partition of one Dask task, in order, each
+    partition read while the one before is computed.
 
     One task per partition cost the scheduler a few milliseconds each: on a database of many
-    small models (200 M filters in 476 one-model partitions) that was a fifth of each pass.
+    small models (200 M filters in 476 one-model partitions) that was a fifth of each pass. The
+    read runs ahead in a thread of its own because the files are read past the page cache
+    (``read_layers``): a read waits for the disk, and without it the worker would wait too.
     """
-    return [task(spec, *args) for spec in specs]
+    results = []
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reader:
+        ahead = reader.submit(read_layers, specs[0])
+        for i, spec in enumerate(specs):
+            layers = ahead.result()
+            if i + 1 < len(specs):
+                ahead = reader.submit(read_layers, specs[i + 1])
+            results.append(task(spec, layers, *args))
+            del layers  # before the next partition's read is waited for: two at a time at most
+    return results
 
 
-def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
+def moments_pass(spec: PartitionSpec, layers: list[Columns]) -> dict[str, np.ndarray]:
     """Pass 1: per layer, moments of the scaled finite filters and the degeneration metrics."""
     n = len(spec.layers)
     out = {
@@ -71,7 +84,7 @@ def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
         "orthogonality": np.zeros(n),
     }
     with single_blas_thread():
-        for i, filters in _layers(spec):
+        for i, filters in _layers(layers):
             moments, quality = layer_statistics(filters, spec.out_channels[i], spec.fan_in[i])
             out["n_finite"][i] = moments.count
             out["mean"][i] = moments.mean
@@ -84,14 +97,18 @@ def moments_pass(spec: PartitionSpec) -> dict[str, np.ndarray]:
 
 
 def range_and_density_pass(
-    spec: PartitionSpec, mean: np.ndarray, components: np.ndarray, density_edges: np.ndarray
+    spec: PartitionSpec,
+    layers: list[Columns],
+    mean: np.ndarray,
+    components: np.ndarray,
+    density_edges: np.ndarray,
 ) -> dict[str, np.ndarray | float]:
     """Pass 2: min and max of all coefficients, and the sparse c0/c1 joint histogram."""
     mean, components, density_edges = _own(mean, components, density_edges)
     lo, hi = np.inf, -np.inf
     bins = len(density_edges) - 1
     joint = np.zeros(bins * bins, dtype=np.int64)
-    for raw in read_layers(spec):
+    for raw in layers:
         layer_lo, layer_hi = range_and_joint(raw, mean, components, density_edges, joint)
         lo, hi = min(lo, layer_lo), max(hi, layer_hi)
     index = np.flatnonzero(joint)
@@ -100,6 +117,7 @@ def range_and_density_pass(
 
 def histogram_pass(
     spec: PartitionSpec,
+    layers: list[Columns],
     mean: np.ndarray,
     components: np.ndarray,
     edges: np.ndarray,
@@ -110,7 +128,7 @@ def histogram_pass(
     bins = len(edges) - 1
     cells: dict[int, np.ndarray] = {}
     fine = np.zeros(9 * fine_bins, dtype=np.int64)
-    for i, raw in enumerate(read_layers(spec)):
+    for i, raw in enumerate(layers):
         hist = cells.setdefault(spec.deciles[i], np.zeros(9 * bins, dtype=np.int64))
         outside = coefficient_counts(
             raw,

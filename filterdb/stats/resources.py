@@ -1,14 +1,17 @@
 """The statistics job's memory model, one definition for the rule's request and the script.
 
 The Dask client runs in the job's own process and holds the per-layer partial results, which grow
-with the database; each worker holds one partition at a time, about ``BYTES_PER_FILTER`` per
-filter while it is processed. The rule asks for the sum; the script hands what the client does
-not need to the workers.
+with the database; each worker processes one partition at a time, about ``BYTES_PER_FILTER`` per
+filter, while the next one is read (its decoded columns, about 40 bytes per filter, which the
+per-filter figure covers: it was measured with a partition's numpy temporaries, since replaced by
+compiled loops). The rule asks for the sum; the script hands what the client does not need to
+the workers.
 
 A local cluster's workers are threads of the job's own process (``cluster``), so they share one
 interpreter, one set of imports and one copy of the compiled kernels: ``WORKER_BASE_MB`` per
 worker, measured on worker processes, overstates what they need (a 200 M-filter run peaked at
-0.57 GiB in all). The request is left that generous rather than tuned to one machine's figure.
+0.57 GiB in all, 0.68-0.72 GiB with the read-ahead). The request is left that generous rather
+than tuned to one machine's figure.
 """
 
 from __future__ import annotations

@@ -179,7 +179,9 @@ def run_statistics(db_dir: str | Path, options: StatsOptions, client: Client) ->
     categories[~analysed] = ""
     kde_labels = sorted({c for c in categories if c})
     kde_groups = np.array([kde_labels.index(c) if c else -1 for c in categories], dtype=np.int64)
-    specs = plan_partitions(models, layers, db_dir, options.partition_rows, kde_groups)
+    specs = plan_partitions(
+        models, layers, db_dir, options.partition_rows, kde_groups, options.direct_reads
+    )
     # Partitions never span models, so the analysed ones are whole partitions.
     pca_specs = [spec for spec in specs if analysed[spec.model_id]]
     _log(

@@ -5,14 +5,17 @@ HDF5 layout they cannot read left to h5py."""
 from __future__ import annotations
 
 import errno
+import io
 import os
 
 import h5py
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from filterdb.db.filter_file import write_filter_file
-from filterdb.direct_io import ALIGN, DirectWriter, RangeReader
+from filterdb.direct_io import ALIGN, DirectReader, DirectWriter
 from filterdb.published.reader import FilterReader
 
 
@@ -55,20 +58,30 @@ def test_writer_of_nothing_leaves_an_empty_file(tmp_path):
 
 
 @pytest.mark.parametrize("direct", [True, False])
-def test_range_reader_reads_any_range(tmp_path, direct):
+def test_reader_reads_any_range(tmp_path, direct):
     data = np.random.default_rng(1).integers(0, 256, 5 * ALIGN + 123, dtype=np.uint8).tobytes()
     path = tmp_path / "in.bin"
     path.write_bytes(data)
-    reader = RangeReader(path, max_bytes=2 * ALIGN + 10, direct=direct)
-    assert reader.direct == (direct and direct_supported(tmp_path))
-    ranges = [(0, 1), (1, ALIGN), (ALIGN - 3, 7), (ALIGN, ALIGN), (4 * ALIGN + 9, ALIGN + 114)]
-    for offset, n in [*ranges, (len(data) - 2 * ALIGN - 10, 2 * ALIGN + 10), (17, 0)]:
-        assert bytes(reader.read(offset, n)) == data[offset : offset + n]
-    with pytest.raises(EOFError, match=rf"in.bin ends before byte {len(data) + 1}"):
-        reader.read(len(data) - 10, 11)
-    with pytest.raises(ValueError, match=r"cannot read 8203 bytes at once"):
-        reader.read(0, 2 * ALIGN + 11)
-    reader.close()
+    with DirectReader(path, direct=direct) as reader:
+        assert reader.direct == (direct and direct_supported(tmp_path))
+        ranges = [(0, 1), (1, ALIGN), (ALIGN - 3, 7), (ALIGN, ALIGN), (4 * ALIGN + 9, ALIGN + 114)]
+        for offset, n in [*ranges, (0, len(data)), (len(data) - 5, 5), (17, 0)]:
+            assert reader.read_at(offset, n).to_pybytes() == data[offset : offset + n]
+        with pytest.raises(EOFError, match=rf"in.bin holds no bytes {len(data) - 10}\.\."):
+            reader.read_at(len(data) - 10, 11)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_reader_is_a_file_pyarrow_reads(tmp_path, direct):
+    table = pa.table({"x": np.arange(100_000, dtype=np.int64), "y": np.linspace(0, 1, 100_000)})
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=30_000)
+    with DirectReader(path, direct=direct) as source:
+        read = pq.ParquetFile(source).read_row_groups([1, 3])
+        assert read.equals(pa.concat_tables([table.slice(30_000, 30_000), table.slice(90_000)]))
+        assert source.seek(-4, io.SEEK_END) == path.stat().st_size - 4
+        assert source.read(10).to_pybytes() == b"PAR1"  # what is left, not more
+        assert source.read().size == 0
 
 
 def write_h5(path, values, userblock: int = 0, **dataset_options) -> None:

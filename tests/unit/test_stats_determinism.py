@@ -2,7 +2,8 @@
 
 Float results are reduced per layer in a fixed order and histograms are integers, so every
 output file must have the same bytes with 1 worker and whole-file partitions, with 3 workers and
-one row group per partition, and on an external ``dask scheduler`` with ``dask worker``s.
+one row group per partition, read past the page cache or through it, and on an external ``dask
+scheduler`` with ``dask worker``s.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ def database(tmp_path_factory) -> Path:
     return write_database(db, edge_case_models(), row_group_size=300)
 
 
-def _run(db: Path, out: Path, dask_config: dict, workers: int, partition_rows: int) -> dict:
+def _run(
+    db: Path, out: Path, dask_config: dict, workers: int, partition_rows: int, **params
+) -> dict:
     """Run the stage; return {relative path: bytes} of every output file."""
-    options = StatsOptions.from_params({**PARAMS, "partition_rows": partition_rows})
+    options = StatsOptions.from_params({**PARAMS, "partition_rows": partition_rows, **params})
     with dask_client(dask_config, n_workers=workers, memory_mb=3000) as client:
         n_workers = len(client.scheduler_info()["workers"])
         result = run_statistics(db, options, client)
@@ -56,6 +59,13 @@ def test_three_workers_and_small_partitions_give_identical_files(database, singl
     assert all(single_worker.values())
     three = _run(database, tmp_path, {}, workers=3, partition_rows=1)
     _assert_same(single_worker, three)
+
+
+def test_reads_through_the_page_cache_give_identical_files(database, single_worker, tmp_path):
+    """``direct_reads: false``: the same files read the ordinary way (the default reads past the
+    page cache, each partition while the one before is computed)."""
+    cached = _run(database, tmp_path, {}, workers=2, partition_rows=500, direct_reads=False)
+    _assert_same(single_worker, cached)
 
 
 def test_external_scheduler_gives_identical_files(

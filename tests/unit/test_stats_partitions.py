@@ -106,6 +106,7 @@ def test_missing_filter_file_is_a_model_error_naming_model_and_file(tmp_path):
 
 
 def test_unknown_channel_counts_leave_only_orthogonality_undefined(tmp_path):
+    from filterdb.stats.partitions import read_layers
     from filterdb.stats.passes import moments_pass
 
     rng = np.random.default_rng(12)
@@ -116,6 +117,6 @@ def test_unknown_channel_counts_leave_only_orthogonality_undefined(tmp_path):
     table.to_parquet(db / LAYERS_FILE, index=False)
     models, layers = _prepare_tables(db, StatsOptions.from_params())
     (spec,) = plan_partitions(models, layers, db, 10**6, np.array([-1]))
-    result = moments_pass(spec)
+    result = moments_pass(spec, read_layers(spec))
     assert np.isnan(result["orthogonality"]).all()
     assert (result["variance_entropy"] > 0.5).all() and result["n_finite"].tolist() == [32, 128]
