@@ -1,16 +1,18 @@
 """Stream big files past the page cache (``O_DIRECT``), where the file system allows it.
 
-The published import reads a file of about 100 GB once and writes about 50 GB once: no byte is
-read twice, so caching the pages buys nothing, and filling the page cache was most of what the
-import cost. Measured on the project's 2-core VM (2026-12-07): 14.4 GB read cold took 8.2 s
-and 7.7 s of CPU through the page cache, 3.2-4.1 s and 0.6-0.8 s of CPU with ``O_DIRECT``;
-7.2 GB written and fsync'd took 9.7-18.2 s and 8.4-16.7 s of CPU, against 3.9 s and 0.2-0.6 s.
-The CPU the page cache took is CPU the float32 conversion and the Parquet encoding need.
+The published import reads a file of about 100 GB once and writes about 50 GB once, and the
+statistics read a database of about 50 GB three times, more than memory holds: no byte is read
+again from the cache, so caching the pages buys nothing, and filling the page cache was most of
+what the import cost. Measured on the project's 2-core VM (2026-12-07): 14.4 GB read cold took
+8.2 s and 7.7 s of CPU through the page cache, 3.2-4.1 s and 0.6-0.8 s of CPU with
+``O_DIRECT``; 7.2 GB written and fsync'd took 9.7-18.2 s and 8.4-16.7 s of CPU, against 3.9 s
+and 0.2-0.6 s. The CPU the page cache took is CPU the conversion, the Parquet encoding and the
+statistics' arithmetic need.
 
 ``O_DIRECT`` moves whole aligned blocks between the disk and an aligned buffer, so both classes
-here work in ``ALIGN``-byte blocks through a page-aligned buffer of their own. Where the system
-refuses it - no ``O_DIRECT`` (macOS), or a file system without it - they fall back to ordinary
-reads and writes of the same bytes: the results never depend on which path was taken.
+here transfer ``ALIGN``-byte blocks at ``ALIGN``-aligned addresses. Where the system refuses it
+- no ``O_DIRECT`` (macOS), or a file system without it - they fall back to ordinary reads and
+writes of the same bytes: the results never depend on which path was taken.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The published v1.0.0 file holds ~1.4 billion float64 filters (~100 GB): it can never be loaded
 whole. :class:`FilterReader` serves any ``[start, stop)`` through a window of ``chunk_size`` rows,
-read into one reused buffer, so peak memory is set by ``chunk_size`` and the float32 result, not
-by the file. A request that runs past the window is finished from the next window rather than
+one window in memory at a time, so peak memory is set by ``chunk_size`` and the float32 result,
+not by the file. A request that runs past the window is finished from the next window rather than
 re-read from its start, so a sequential pass reads every row exactly once.
 
 A window of a plain contiguous dataset (how h5py writes one, and the published files are) is read
