@@ -136,15 +136,19 @@ def plain_read(published: Path, chunk_size: int) -> float:
     return time.perf_counter() - t0
 
 
-def plain_write(path: Path, n_bytes: int) -> float:
-    """Seconds to write ``n_bytes`` to a new file from one buffer and fsync it (then delete it)."""
+def plain_write(path: Path, n_bytes: int, direct: bool = False) -> float:
+    """Seconds to write ``n_bytes`` to a new file from one buffer and fsync it (then delete it):
+    with ``os`` writes through the page cache, or ``direct`` past it (``O_DIRECT``, as the import
+    writes)."""
+    from filterdb.direct_io import DirectWriter
+
     block = np.random.default_rng(1).integers(0, 256, WRITE_BLOCK, dtype=np.uint8).tobytes()
     t0 = time.perf_counter()
-    with open(path, "wb") as out:
+    with DirectWriter(path) if direct else open(path, "wb") as out:
         for start in range(0, n_bytes, WRITE_BLOCK):
             out.write(block[: min(WRITE_BLOCK, n_bytes - start)])
-        out.flush()
-        os.fsync(out.fileno())
+    with open(path, "rb") as written:
+        os.fsync(written.fileno())
     seconds = time.perf_counter() - t0
     path.unlink()
     return seconds
@@ -164,23 +168,6 @@ def direct_read(published: Path, chunk_size: int) -> float:
         reader.read_at(offset, min(window, size - offset))
     seconds = time.perf_counter() - t0
     reader.close()
-    return seconds
-
-
-def direct_write(path: Path, n_bytes: int) -> float:
-    """Seconds to write ``n_bytes`` to a new file past the page cache and fsync it (then delete
-    it)."""
-    from filterdb.direct_io import DirectWriter
-
-    block = np.random.default_rng(1).integers(0, 256, WRITE_BLOCK, dtype=np.uint8).tobytes()
-    t0 = time.perf_counter()
-    with DirectWriter(path) as out:
-        for start in range(0, n_bytes, WRITE_BLOCK):
-            out.write(block[: min(WRITE_BLOCK, n_bytes - start)])
-    with open(path, "rb") as written:
-        os.fsync(written.fileno())
-    seconds = time.perf_counter() - t0
-    path.unlink()
     return seconds
 
 
@@ -272,7 +259,7 @@ def benchmark(args: argparse.Namespace, published: Path, old_root: Path | None) 
     print(f"  ({new_bytes / 1e9:.2f} GB: the bytes the new import wrote, os write + fsync)")
     floor_read_s = direct_read(published, chunk_size)
     print_timing("direct read", floor_read_s, n_filters)
-    floor_write_s = direct_write(args.workdir / "direct_write.bin", new_bytes)
+    floor_write_s = plain_write(args.workdir / "direct_write.bin", new_bytes, direct=True)
     print_timing("direct write", floor_write_s, n_filters)
     ok = True
     if old_root is not None:
